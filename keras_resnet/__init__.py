@@ -1,0 +1,16 @@
+"""keras_resnet: every ResNet of the residual-learning papers, trained with tf.distribute, exported quantized."""
+
+from keras_resnet.blocks import UnitOptions, residual_unit, stem
+from keras_resnet.errors import KerasResnetError
+from keras_resnet.layers import custom_layers
+from keras_resnet.models import CifarResNet, ImageNetResNet, ResNet
+from keras_resnet.zoo import CONSTRUCTORS, ZOO, build_model, model_names
+
+import keras as _keras
+
+custom_layers(_keras)  # register our layers so .keras files load after `import keras_resnet` alone
+globals().update(CONSTRUCTORS)  # ResNet18 ... ResNet200V2, ResNet20 ... ResNet1001V2, PlainNet20 ...
+
+__version__ = "0.1.0"
+__all__ = ["KerasResnetError", "ResNet", "ImageNetResNet", "CifarResNet", "UnitOptions", "residual_unit",
+           "stem", "build_model", "model_names", "ZOO", *CONSTRUCTORS]

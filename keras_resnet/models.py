@@ -1,0 +1,219 @@
+"""ResNet models: one generic builder, the two papers' families, and named constructors.
+
+Every builder takes the keras module to build with (``keras_module``; Keras 3
+by default, tf_keras for the quantization-aware-training twin), so one
+definition gives identical layer names and weight order in both.
+"""
+
+import os
+import sys
+
+from keras_resnet.blocks import STEMS, UnitOptions, apply_ops, ORDERS, residual_unit, stem
+from keras_resnet.errors import KerasResnetError
+from keras_resnet.specs import (CIFAR_FILTERS, IMAGENET_DEPTHS, IMAGENET_FILTERS,
+                                cifar_units_per_stage)
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+PREPROCESSING = (None, "rescale", "symmetric", "standardize")
+
+# Settings that reproduce reference implementations exactly (parameter counts, layer names).
+KERAS_APPLICATIONS_V1 = dict(conv_bias="always", bn_epsilon=1.001e-5, bottleneck_stride="1x1")
+KERAS_APPLICATIONS_V2 = dict(conv_bias="unnormalized", bn_epsilon=1.001e-5, bottleneck_stride="3x3",
+                             downsample_unit="last")
+TORCHVISION = dict(conv_bias="never", bn_epsilon=1e-5)
+
+
+def _default_keras():
+    import keras
+
+    return keras
+
+
+def _preprocessing_layer(keras, kind, channels, mean, std):
+    """Raw 0-255 pixels in, what the network expects out; a stock Rescaling layer (no Lambda)."""
+    if kind is None:
+        return None
+    if kind == "rescale":
+        scale, offset = 1.0 / 255.0, 0.0
+    elif kind == "symmetric":
+        scale, offset = 1.0 / 127.5, -1.0
+    else:
+        if channels != len(mean):
+            mean, std = (sum(mean) / len(mean),) * channels, (sum(std) / len(std),) * channels
+        scale = [1.0 / (255.0 * s) for s in std]
+        offset = [-m / s for m, s in zip(mean, std)]
+    return keras.layers.Rescaling(scale, offset=offset, name="preprocessing")
+
+
+def _model_input(keras, input_tensor, input_shape):
+    if input_tensor is None:
+        return keras.Input(shape=input_shape, name="image")
+    if hasattr(keras.backend, "is_keras_tensor") and keras.backend.is_keras_tensor(input_tensor):
+        return input_tensor
+    return keras.Input(tensor=input_tensor, shape=input_shape, name="image")
+
+
+def _resolve_input_shape(input_shape, input_tensor, default_size, include_top, min_size):
+    if input_shape is None and input_tensor is not None:
+        input_shape = tuple(input_tensor.shape[1:])
+    if input_shape is None:
+        input_shape = (default_size, default_size, 3) if include_top else (None, None, 3)
+    input_shape = tuple(input_shape)
+    if len(input_shape) != 3 or input_shape[-1] is None or input_shape[-1] < 1:
+        raise KerasResnetError(
+            f"input_shape must be (height, width, channels) with channels >= 1, got {input_shape}")
+    for size in input_shape[:2]:
+        if size is not None and size < min_size:
+            raise KerasResnetError(
+                f"input size {input_shape[0]}x{input_shape[1]} is too small: this network downsamples"
+                f" {min_size}x, so height and width must be at least {min_size}")
+    return input_shape
+
+
+def ResNet(
+    stage_units,
+    stage_filters=IMAGENET_FILTERS,
+    *,
+    block="basic",
+    version="v1",
+    shortcut="projection",
+    stem_type="imagenet",
+    stem_filters=64,
+    stage_strides=None,
+    downsample_unit="first",
+    stochastic_depth=0.0,
+    preprocessing="rescale",
+    pixel_mean=IMAGENET_MEAN,
+    pixel_std=IMAGENET_STD,
+    top_dropout=0.0,
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name="resnet",
+    keras_module=None,
+    **unit_options,
+):
+    """Any ResNet: ``stage_units[i]`` units of ``stage_filters[i]`` filters per stage.
+
+    ``unit_options`` go to :class:`keras_resnet.blocks.UnitOptions` (``expansion``,
+    ``bottleneck_stride``, ``conv_bias``, ``zero_init_residual``, ``squeeze_excitation``,
+    ``projection_downsampling``, ``bn_momentum`` ...). ``version`` is 'v1', 'v2' or any
+    activation order of Identity Mappings Table 2. The keras.applications arguments
+    (``include_top`` ... ``classifier_activation``) behave as there. The model takes raw
+    0-255 pixels unless ``preprocessing=None``.
+    """
+    keras = keras_module or _default_keras()
+    try:
+        options = UnitOptions(block=block, order=version, shortcut=shortcut, **unit_options)
+    except TypeError as error:
+        raise KerasResnetError(f"unknown model option: {error}; see help(keras_resnet.ResNet)") from None
+    stage_units, stage_filters = list(stage_units), list(stage_filters)
+    if not stage_units or len(stage_units) != len(stage_filters):
+        raise KerasResnetError(
+            f"stage_units {stage_units} and stage_filters {stage_filters} must be non-empty and of equal length")
+    if any(int(n) < 1 for n in stage_units):
+        raise KerasResnetError(f"every stage needs at least one unit, got stage_units={stage_units}")
+    if any(int(f) < 1 for f in stage_filters) or int(stem_filters) < 1:
+        raise KerasResnetError(
+            f"filter counts must be positive, got stage_filters={stage_filters}, stem_filters={stem_filters}")
+    if stem_type not in STEMS:
+        raise KerasResnetError(f"unknown stem {stem_type!r}: choose one of {', '.join(STEMS)}")
+    if stage_strides is None:
+        stage_strides = [1] + [2] * (len(stage_units) - 1)
+    if len(stage_strides) != len(stage_units):
+        raise KerasResnetError(f"stage_strides {stage_strides} must have one entry per stage")
+    if downsample_unit not in ("first", "last"):
+        raise KerasResnetError(f"unknown downsample_unit {downsample_unit!r}: choose 'first' or 'last'")
+    if not 0.0 <= stochastic_depth < 1.0 or not 0.0 <= top_dropout < 1.0:
+        raise KerasResnetError("stochastic_depth and top_dropout must be in [0, 1)")
+    if preprocessing not in PREPROCESSING:
+        raise KerasResnetError(f"unknown preprocessing {preprocessing!r}: choose one of {PREPROCESSING}")
+    if pooling not in (None, "avg", "max"):
+        raise KerasResnetError(f"unknown pooling {pooling!r}: choose None, 'avg' or 'max'")
+    if include_top and int(classes) < 1:
+        raise KerasResnetError(f"classes must be >= 1, got {classes}")
+    if weights == "imagenet":
+        raise KerasResnetError("weights='imagenet' is not available yet: pass weights=None or a weights file path")
+    if weights is not None and not os.path.exists(weights):
+        raise KerasResnetError(f"weights file {weights!r} does not exist: pass None or the path of a weights file")
+
+    total_stride = STEMS[stem_type]
+    for s in stage_strides:
+        total_stride *= s
+    default_size = 224 if stem_type != "cifar" else 32
+    input_shape = _resolve_input_shape(input_shape, input_tensor, default_size, include_top, total_stride)
+
+    inputs = _model_input(keras, input_tensor, input_shape)
+    x = inputs
+    preprocess = _preprocessing_layer(keras, preprocessing, input_shape[-1], pixel_mean, pixel_std)
+    if preprocess is not None:
+        x = preprocess(x)
+    x = stem(keras, x, stem_type, stem_filters, options)
+
+    total_units = sum(stage_units)
+    unit_index = 0
+    for stage, (units, filters) in enumerate(zip(stage_units, stage_filters)):
+        for unit in range(units):
+            if downsample_unit == "first":
+                stride = stage_strides[stage] if unit == 0 else 1
+            else:  # keras.applications V2: the next stage's stride on this stage's last unit
+                following = stage_strides[stage + 1] if stage + 1 < len(stage_strides) else 1
+                stride = following if unit == units - 1 else 1
+                if stage == 0 and unit == 0 and stage_strides[0] != 1:
+                    stride = stage_strides[0]
+            drop_rate = stochastic_depth * unit_index / max(1, total_units - 1)
+            x = residual_unit(keras, x, filters, stride=stride, options=options,
+                              name=f"conv{stage + 2}_block{unit + 1}", drop_rate=drop_rate)
+            unit_index += 1
+    x = apply_ops(keras, x, ORDERS[options.order][0], "post", options)
+
+    if include_top:
+        x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
+        if top_dropout:
+            x = keras.layers.Dropout(top_dropout, name="top_dropout")(x)
+        x = keras.layers.Dense(classes, activation=classifier_activation, dtype="float32", name="predictions")(x)
+    elif pooling == "avg":
+        x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
+    elif pooling == "max":
+        x = keras.layers.GlobalMaxPooling2D(name="max_pool")(x)
+
+    # Keras walks the layer graph recursively (build, save, load): ResNet-1001/1202 need more room.
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 20000))
+    model_inputs = keras.utils.get_source_inputs(input_tensor) if input_tensor is not None else inputs
+    model = keras.Model(model_inputs, x, name=name)
+    if weights is not None:
+        model.load_weights(weights)
+    return model
+
+
+def ImageNetResNet(depth=50, version="v1", **kwargs):
+    """ResNet-18/34/50/101/152/200 of He et al. (2015) with a 7x7 stem and four stages."""
+    if depth not in IMAGENET_DEPTHS:
+        raise KerasResnetError(
+            f"unknown ImageNet ResNet depth {depth}: choose one of {', '.join(map(str, IMAGENET_DEPTHS))}")
+    block, units = IMAGENET_DEPTHS[depth]
+    kwargs.setdefault("name", f"resnet{depth}{'' if version == 'v1' else version}")
+    kwargs.setdefault("stem_type", "imagenet")
+    return ResNet(units, IMAGENET_FILTERS, block=block, version=version, **kwargs)
+
+
+def CifarResNet(depth=20, version="v1", block="basic", **kwargs):
+    """The CIFAR nets: 3x3 stem, three stages of 16/32/64 filters, depth 6n+2 (basic) or 9n+2 (bottleneck)."""
+    if block not in ("basic", "bottleneck"):
+        raise KerasResnetError(f"unknown block kind {block!r}: choose 'basic' or 'bottleneck'")
+    n = cifar_units_per_stage(depth, block)
+    if n is None:
+        rule = "6n+2 (20, 32, 44, 56, 110, 1202 ...)" if block == "basic" else "9n+2 (164, 1001 ...)"
+        raise KerasResnetError(f"CIFAR ResNet depth {depth} is not {rule} for {block} units: pick such a depth")
+    kwargs.setdefault("shortcut", "identity" if block == "basic" else "projection")
+    kwargs.setdefault("classes", 10)
+    kwargs.setdefault("name", f"{'plain' if kwargs['shortcut'] in ('none', 'plain') else 'resnet'}{depth}"
+                              f"{'' if version == 'v1' else version}")
+    kwargs.setdefault("stem_type", "cifar")
+    kwargs.setdefault("stem_filters", CIFAR_FILTERS[0])
+    return ResNet((n,) * 3, CIFAR_FILTERS, block=block, version=version, **kwargs)

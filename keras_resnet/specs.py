@@ -1,0 +1,28 @@
+"""Depth tables of both papers, as plain data."""
+
+# ImageNet family (He et al. 2015, Table 1; ResNet-200 from Identity Mappings).
+IMAGENET_DEPTHS = {
+    18: ("basic", (2, 2, 2, 2)),
+    34: ("basic", (3, 4, 6, 3)),
+    50: ("bottleneck", (3, 4, 6, 3)),
+    101: ("bottleneck", (3, 4, 23, 3)),
+    152: ("bottleneck", (3, 8, 36, 3)),
+    200: ("bottleneck", (3, 24, 36, 3)),
+}
+IMAGENET_FILTERS = (64, 128, 256, 512)
+
+# CIFAR family: three stages of 16/32/64 filters; 6n+2 layers with basic
+# units (He et al. 2015, Sec. 4.2), 9n+2 with bottleneck units (Identity Mappings).
+CIFAR_FILTERS = (16, 32, 64)
+CIFAR_LAYERS_PER_UNIT = {"basic": 2, "bottleneck": 3}
+CIFAR_BASIC_DEPTHS = (20, 32, 44, 56, 110, 1202)
+CIFAR_BOTTLENECK_DEPTHS = (164, 1001)
+
+
+def cifar_units_per_stage(depth, block):
+    """n for a CIFAR net of the given depth: depth = 3 * layers_per_unit * n + 2."""
+    per_unit = CIFAR_LAYERS_PER_UNIT[block]
+    n, remainder = divmod(depth - 2, 3 * per_unit)
+    if remainder or n < 1:
+        return None
+    return n

@@ -1,0 +1,95 @@
+"""The model zoo: every named ResNet of both papers, with the settings that reproduce its reference."""
+
+import dataclasses
+
+from keras_resnet.errors import KerasResnetError
+from keras_resnet.models import (KERAS_APPLICATIONS_V1, KERAS_APPLICATIONS_V2, TORCHVISION,
+                                 CifarResNet, ImageNetResNet)
+from keras_resnet.specs import CIFAR_BASIC_DEPTHS, CIFAR_BOTTLENECK_DEPTHS, IMAGENET_DEPTHS
+
+
+@dataclasses.dataclass(frozen=True)
+class ZooEntry:
+    """A named model: the family builder and the settings it fixes."""
+
+    name: str
+    family: str  # "imagenet" or "cifar"
+    depth: int
+    version: str
+    settings: dict
+    reference: str
+
+    def build(self, **kwargs):
+        builder = ImageNetResNet if self.family == "imagenet" else CifarResNet
+        return builder(self.depth, **{"version": self.version, "name": self.name, **self.settings, **kwargs})
+
+    @property
+    def default_input_shape(self):
+        return (224, 224, 3) if self.family == "imagenet" else (32, 32, 3)
+
+
+def _zoo():
+    entries = []
+    for depth, (block, _) in IMAGENET_DEPTHS.items():
+        bottleneck = block == "bottleneck"
+        entries.append(ZooEntry(f"resnet{depth}", "imagenet", depth, "v1",
+                                KERAS_APPLICATIONS_V1 if bottleneck else TORCHVISION,
+                                "keras.applications" if bottleneck and depth <= 152 else
+                                ("torchvision" if not bottleneck else "He et al. 2016")))
+        entries.append(ZooEntry(f"resnet{depth}v2", "imagenet", depth, "v2",
+                                KERAS_APPLICATIONS_V2 if bottleneck else {},
+                                "keras.applications" if bottleneck and depth <= 152 else "He et al. 2016"))
+    for depth in CIFAR_BASIC_DEPTHS:
+        entries.append(ZooEntry(f"resnet{depth}", "cifar", depth, "v1", {}, "He et al. 2015"))
+        entries.append(ZooEntry(f"plain{depth}", "cifar", depth, "v1", {"shortcut": "none"}, "He et al. 2015"))
+        entries.append(ZooEntry(f"resnet{depth}v2", "cifar", depth, "v2", {}, "He et al. 2016"))
+    for depth in CIFAR_BOTTLENECK_DEPTHS:
+        for version in ("v1", "v2"):
+            entries.append(ZooEntry(f"resnet{depth}{'' if version == 'v1' else 'v2'}", "cifar", depth, version,
+                                    {"block": "bottleneck"}, "He et al. 2016"))
+    return {entry.name: entry for entry in entries}
+
+
+ZOO = _zoo()
+
+
+def model_names():
+    return list(ZOO)
+
+
+def get_entry(name):
+    key = str(name).lower().replace("-", "").replace("_", "")
+    if key not in ZOO:
+        raise KerasResnetError(f"unknown model {name!r}: run 'keras-resnet models' to list them "
+                               f"({', '.join(list(ZOO)[:6])}, ...)")
+    return ZOO[key]
+
+
+def build_model(name, **kwargs):
+    """Build a zoo model by name ('resnet50', 'resnet20', 'plain56', 'resnet164v2' ...)."""
+    return get_entry(name).build(**kwargs)
+
+
+def _named_constructor(name, python_name):
+    entry = ZOO[name]
+
+    def constructor(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None,
+                    classes=1000 if entry.family == "imagenet" else 10, classifier_activation="softmax",
+                    **options):
+        return entry.build(include_top=include_top, weights=weights, input_tensor=input_tensor,
+                           input_shape=input_shape, pooling=pooling, classes=classes,
+                           classifier_activation=classifier_activation, **options)
+
+    constructor.__name__ = constructor.__qualname__ = python_name
+    constructor.__doc__ = (f"{python_name}: the {entry.family} ResNet of depth {entry.depth}, {entry.version}"
+                           f" (matches {entry.reference}). Arguments as keras.applications, plus any"
+                           " keras_resnet.ResNet option.")
+    return constructor
+
+
+def _python_name(name):
+    prefix = "PlainNet" if name.startswith("plain") else "ResNet"
+    return prefix + name.removeprefix("plain").removeprefix("resnet").replace("v2", "V2")
+
+
+CONSTRUCTORS = {_python_name(name): _named_constructor(name, _python_name(name)) for name in ZOO}
