@@ -1,5 +1,21 @@
 """keras_resnet: every ResNet of the residual-learning papers, trained with tf.distribute, exported quantized."""
 
+import importlib.metadata as _metadata
+
+
+def _refuse_the_2019_package():
+    """The unrelated 2019 'keras-resnet' distribution installs into the same keras_resnet/ folder."""
+    try:
+        _metadata.distribution("keras-resnet")
+    except _metadata.PackageNotFoundError:
+        return
+    raise ImportError("the unrelated 2019 package 'keras-resnet' is installed over this one (same import name"
+                      " keras_resnet): run 'pip uninstall -y keras-resnet keras3-resnet' then"
+                      " 'pip install keras3-resnet'")
+
+
+_refuse_the_2019_package()
+
 from keras_resnet.blocks import UnitOptions, residual_unit, stem
 from keras_resnet.errors import KerasResnetError
 from keras_resnet.layers import custom_layers
