@@ -30,7 +30,7 @@ setup(
         "click>=8.1,<9",
         "numpy>=1.26,<3",
         "matplotlib>=3.8,<4",
-        "pillow>=10,<13",
+        "pillow>=10,<14",
         "pyyaml>=6,<7",
     ],
     extras_require={

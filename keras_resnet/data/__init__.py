@@ -1,0 +1,33 @@
+"""Data layer: load any image source into uint8 splits, then feed ``model.fit`` through tf.data.
+
+    from keras_resnet.data import load_dataset, make_pipeline, write_labels
+    splits = load_dataset("photos/", image_size=64)        # or "bundled", "cifar10", "x.npz", ...
+    train = make_pipeline(splits.train, batch_size=128, training=True, augment="cifar")
+    validation = make_pipeline(splits.validation, batch_size=128, training=False)
+    write_labels("run/labels.txt", splits.class_names)
+
+By default splits are held in memory as uint8 ``[N, H, W, C]`` (a 224x224 RGB
+image is 150 KB): fine for the bundled set, keras.datasets and folders of some
+tens of thousands of images. For more, ``load_dataset(..., stream=True)`` keeps
+folders and TFRecords on disk and ``make_pipeline`` decodes them as it reads.
+"""
+
+from keras_resnet.data.augment import CROP_RATIO, CROP_SCALE, PAD_PIXELS
+from keras_resnet.data.bundled import BUNDLED_PATH, load_bundled
+from keras_resnet.data.containers import DatasetSplits, ImageFiles, ImageRecords, LabeledImages, Split
+from keras_resnet.data.images import (
+    IMAGE_EXTENSIONS, MAX_IMAGE_PIXELS, BadImageError, decode_image, read_image,
+)
+from keras_resnet.data.keras_datasets import KERAS_DATASETS
+from keras_resnet.data.labels import read_labels, write_labels
+from keras_resnet.data.pipeline import AUGMENTATIONS, DEFAULT_SHUFFLE_BUFFER, make_pipeline
+from keras_resnet.data.sources import load_dataset, source_kind
+from keras_resnet.data.splits import stratified_split
+
+__all__ = [
+    "AUGMENTATIONS", "BUNDLED_PATH", "BadImageError", "CROP_RATIO", "CROP_SCALE", "DEFAULT_SHUFFLE_BUFFER",
+    "DatasetSplits", "IMAGE_EXTENSIONS", "ImageFiles", "ImageRecords", "KERAS_DATASETS", "LabeledImages",
+    "MAX_IMAGE_PIXELS", "PAD_PIXELS", "Split",
+    "decode_image", "load_bundled", "load_dataset", "make_pipeline", "read_image", "read_labels",
+    "source_kind", "stratified_split", "write_labels",
+]
