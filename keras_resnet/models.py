@@ -10,12 +10,14 @@ import sys
 
 from keras_resnet.blocks import STEMS, UnitOptions, apply_ops, ORDERS, residual_unit, stem
 from keras_resnet.errors import KerasResnetError
+from keras_resnet.weights import load_weights_file
 from keras_resnet.specs import (CIFAR_FILTERS, IMAGENET_DEPTHS, IMAGENET_FILTERS,
                                 cifar_units_per_stage)
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-PREPROCESSING = (None, "rescale", "symmetric", "standardize")
+CAFFE_MEAN_RGB = (123.68, 116.779, 103.939)  # keras.applications' "caffe" means, in RGB order
+PREPROCESSING = (None, "rescale", "symmetric", "standardize", "caffe")
 
 # Settings that reproduce reference implementations exactly (parameter counts, layer names).
 KERAS_APPLICATIONS_V1 = dict(conv_bias="always", bn_epsilon=1.001e-5, bottleneck_stride="1x1")
@@ -38,6 +40,9 @@ def _preprocessing_layer(keras, kind, channels, mean, std):
         scale, offset = 1.0 / 255.0, 0.0
     elif kind == "symmetric":
         scale, offset = 1.0 / 127.5, -1.0
+    elif kind == "caffe":  # RGB minus the ImageNet means; the first conv takes RGB (see keras_resnet.weights)
+        mean = CAFFE_MEAN_RGB if channels == 3 else (sum(CAFFE_MEAN_RGB) / 3,) * channels
+        scale, offset = 1.0, [-m for m in mean]
     else:
         if channels != len(mean):
             mean, std = (sum(mean) / len(mean),) * channels, (sum(std) / len(std),) * channels
@@ -138,7 +143,8 @@ def ResNet(
     if include_top and int(classes) < 1:
         raise KerasResnetError(f"classes must be >= 1, got {classes}")
     if weights == "imagenet":
-        raise KerasResnetError("weights='imagenet' is not available yet: pass weights=None or a weights file path")
+        raise KerasResnetError("weights='imagenet' needs a named model: use ResNet50/101/152 or their V2"
+                               " (or build_model('resnet50', weights='imagenet'))")
     if weights is not None and not os.path.exists(weights):
         raise KerasResnetError(f"weights file {weights!r} does not exist: pass None or the path of a weights file")
 
@@ -187,7 +193,7 @@ def ResNet(
     model_inputs = keras.utils.get_source_inputs(input_tensor) if input_tensor is not None else inputs
     model = keras.Model(model_inputs, x, name=name)
     if weights is not None:
-        model.load_weights(weights)
+        load_weights_file(model, weights, reverse_first_conv_channels=preprocessing == "caffe")
     return model
 
 

@@ -1,0 +1,129 @@
+"""Pretrained weights: keras.applications' ImageNet files mapped into our models by layer name.
+
+Our bottleneck ImageNet nets use keras.applications' layer names, so the mapping is the identity
+on names. One transform: keras.applications' v1 files were trained on BGR ("caffe") input; our
+models take RGB, so the first conv's input channels are reversed on load (``preprocessing="caffe"``
+subtracts the RGB means inside the model). V2 files expect [-1, 1] input: ``preprocessing="symmetric"``.
+"""
+
+import os
+
+import numpy as np
+
+from keras_resnet.errors import KerasResnetError
+
+KERAS_APPLICATIONS_URL = "https://storage.googleapis.com/tensorflow/keras-applications/resnet/"
+# model name -> (md5 of the file with the classifier, md5 of the file without): keras.applications' own.
+KERAS_APPLICATIONS_HASHES = {
+    "resnet50": ("2cb95161c43110f7111970584f804107", "4d473c1dd8becc155b73f8504c6f6626"),
+    "resnet101": ("f1aeb4b969a6efcfb50fad2f0c20cfc5", "88cf7a10940856eca736dc7b7e228a21"),
+    "resnet152": ("100835be76be38e30d865e96f2aaae62", "ee4c566cf9a93f14d82f913c2dc6dd0c"),
+    "resnet50v2": ("3ef43a0b657b3be2300d5770ece849e0", "fac2f116257151a9d068a22e544a4917"),
+    "resnet101v2": ("6343647c601c52e1368623803854d971", "c0ed64b8031c3730f411d2eb4eea35b5"),
+    "resnet152v2": ("a49b44d1979771252814e80f8ec446f9", "ed17cf2e0169df9d443503ef94b23b33"),
+}
+IMAGENET_PREPROCESSING = {"v1": "caffe", "v2": "symmetric"}
+FIRST_CONV = "conv1_conv"
+
+
+def imagenet_file_name(model_name, include_top):
+    return f"{model_name}_weights_tf_dim_ordering_tf_kernels{'' if include_top else '_notop'}.h5"
+
+
+def fetch_imagenet_weights(model_name, include_top):
+    """The keras.applications weight file through keras.utils.get_file (same cache, same hash check)."""
+    import keras
+
+    if model_name not in KERAS_APPLICATIONS_HASHES:
+        raise KerasResnetError(
+            f"no ImageNet weights for {model_name!r}: they exist for {', '.join(KERAS_APPLICATIONS_HASHES)}")
+    file_name = imagenet_file_name(model_name, include_top)
+    file_hash = KERAS_APPLICATIONS_HASHES[model_name][0 if include_top else 1]
+    cache = os.path.join(os.environ.get("KERAS_HOME", os.path.expanduser("~/.keras")), "models")
+    try:
+        return keras.utils.get_file(file_name, KERAS_APPLICATIONS_URL + file_name, cache_subdir="models",
+                                    file_hash=file_hash)
+    except Exception as error:  # no network, refused, or a corrupt download
+        raise KerasResnetError(
+            f"could not get {file_name} ({type(error).__name__}): download {KERAS_APPLICATIONS_URL}{file_name}"
+            f" on a machine with internet and place it at {os.path.join(cache, file_name)}") from None
+
+
+def _attribute_list(group, name):
+    """A list attribute of a legacy Keras HDF5 group (Keras splits long ones into name0, name1 ...)."""
+    if name in group.attrs:
+        values = list(group.attrs[name])
+    else:
+        values, chunk = [], 0
+        while f"{name}{chunk}" in group.attrs:
+            values.extend(group.attrs[f"{name}{chunk}"])
+            chunk += 1
+    return [v.decode("utf8") if hasattr(v, "decode") else str(v) for v in values]
+
+
+def is_legacy_h5(path):
+    """True for keras.applications-style weight files (HDF5 with a 'layer_names' attribute)."""
+    import h5py
+
+    if not str(path).endswith(".h5") or str(path).endswith(".weights.h5"):
+        return False
+    with h5py.File(path, "r") as f:
+        group = f["model_weights"] if "model_weights" in f else f
+        return bool(_attribute_list(group, "layer_names"))
+
+
+def read_legacy_h5(path):
+    """{layer name: [arrays]} from a keras.applications-style HDF5 weight file."""
+    import h5py
+
+    layers = {}
+    with h5py.File(path, "r") as f:
+        group = f["model_weights"] if "model_weights" in f else f
+        for name in _attribute_list(group, "layer_names"):
+            weight_names = _attribute_list(group[name], "weight_names")
+            if weight_names:
+                layers[name] = [np.asarray(group[name][w]) for w in weight_names]
+    return layers
+
+
+def load_layer_weights(model, layer_weights, source, reverse_first_conv_channels=False, skip_missing=()):
+    """Assign ``{layer name: [arrays]}`` to the model's layers by name; clear error on the first misfit."""
+    assignments = []
+    for layer in model.layers:
+        if not layer.weights or layer.name in skip_missing:
+            continue
+        if layer.name not in layer_weights:
+            raise KerasResnetError(
+                f"{source} has no weights for layer {layer.name!r}: it was saved from a different architecture;"
+                " build the model that wrote it")
+        arrays = list(layer_weights[layer.name])
+        if reverse_first_conv_channels and layer.name == FIRST_CONV:
+            arrays[0] = arrays[0][:, :, ::-1, :]
+        expected = [tuple(w.shape) for w in layer.weights]
+        if [a.shape for a in arrays] != expected:
+            raise KerasResnetError(
+                f"weights of layer {layer.name!r} in {source} have shapes {[a.shape for a in arrays]},"
+                f" the model needs {expected}: check classes / include_top / input channels")
+        assignments.append((layer, arrays))
+    for layer, arrays in assignments:  # nothing changes unless everything fits
+        layer.set_weights(arrays)
+
+
+def load_weights_file(model, path, reverse_first_conv_channels=False):
+    """Load ours (.keras / .weights.h5) or keras.applications' .h5 into the model."""
+    if not os.path.exists(path):
+        raise KerasResnetError(f"weights file {path!r} does not exist: pass None or the path of a weights file")
+    if is_legacy_h5(path):
+        load_layer_weights(model, read_legacy_h5(path), path, reverse_first_conv_channels)
+        return
+    if str(path).endswith(".keras"):
+        import keras
+
+        saved = keras.models.load_model(path, compile=False, safe_mode=True)
+        load_layer_weights(model, {layer.name: layer.get_weights() for layer in saved.layers}, path)
+        return
+    try:
+        model.load_weights(path)
+    except ValueError as error:
+        raise KerasResnetError(f"weights in {path} do not fit this model ({str(error).splitlines()[0]}):"
+                               " build the architecture that wrote them") from None

@@ -1,0 +1,88 @@
+"""Pretrained weights: keras.applications' files load into our models by layer name, outputs equal."""
+
+import h5py
+import keras
+import numpy as np
+import pytest
+
+import keras_resnet
+import keras_resnet.weights as weights_module
+from keras_resnet import KerasResnetError, build_model
+
+SIX = [("resnet50", "ResNet50", "resnet"), ("resnet101", "ResNet101", "resnet"),
+       ("resnet152", "ResNet152", "resnet"), ("resnet50v2", "ResNet50V2", "resnet_v2"),
+       ("resnet101v2", "ResNet101V2", "resnet_v2"), ("resnet152v2", "ResNet152V2", "resnet_v2")]
+
+
+def randomize(model, seed=0):
+    """Random weights everywhere, BatchNorm statistics included (variances kept positive)."""
+    rng = np.random.RandomState(seed)
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            gamma, beta, mean, variance = layer.get_weights()
+            layer.set_weights([rng.uniform(0.5, 1.5, gamma.shape), rng.normal(0, 0.1, beta.shape),
+                               rng.normal(0, 0.1, mean.shape), rng.uniform(0.5, 1.5, variance.shape)])
+        elif layer.weights:
+            layer.set_weights([w + rng.normal(0, 0.01, w.shape) for w in layer.get_weights()])
+
+
+def save_like_keras_applications(model, path):
+    """The legacy HDF5 layout of keras.applications' published weight files."""
+    from keras.src.legacy.saving.legacy_h5_format import save_weights_to_hdf5_group
+
+    with h5py.File(path, "w") as f:
+        save_weights_to_hdf5_group(f, model)
+
+
+@pytest.mark.parametrize("name, reference, module", SIX)
+def test_keras_applications_weights_map_into_ours(tmp_path, name, reference, module):
+    shape = (64, 64, 3)
+    theirs = getattr(keras.applications, reference)(weights=None, input_shape=shape)
+    randomize(theirs)
+    path = tmp_path / weights_module.imagenet_file_name(name, include_top=True)
+    save_like_keras_applications(theirs, path)
+    preprocessing = weights_module.IMAGENET_PREPROCESSING["v2" if name.endswith("v2") else "v1"]
+    ours = build_model(name, input_shape=shape, weights=str(path), preprocessing=preprocessing)
+    pixels = np.random.RandomState(1).uniform(0, 255, (2,) + shape).astype("float32")
+    prepare = getattr(keras.applications, module).preprocess_input
+    expected = theirs(prepare(pixels.copy()), training=False).numpy()
+    np.testing.assert_allclose(ours(pixels, training=False).numpy(), expected, atol=1e-5)
+
+
+def test_imagenet_weights_offline_say_which_file_to_place_where(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    monkeypatch.setattr(weights_module, "KERAS_APPLICATIONS_URL", "http://127.0.0.1:9/")  # refused at once
+    with pytest.raises(KerasResnetError, match=r"resnet50_weights_tf_dim_ordering_tf_kernels_notop\.h5.*place it at"):
+        keras_resnet.ResNet50(weights="imagenet", include_top=False)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"classes": 10}, "need classes=1000"),
+    ({"input_shape": (224, 224, 1)}, "need 3 channels"),
+])
+def test_imagenet_weights_reject_impossible_heads(kwargs, message):
+    with pytest.raises(KerasResnetError, match=message):
+        keras_resnet.ResNet50(weights="imagenet", **kwargs)
+
+
+def test_no_imagenet_weights_for_other_models():
+    with pytest.raises(KerasResnetError, match="no ImageNet weights for 'resnet18'"):
+        build_model("resnet18", weights="imagenet")
+
+
+def test_a_file_of_another_architecture_names_the_first_misfit(tmp_path):
+    path = tmp_path / "small.h5"
+    save_like_keras_applications(keras.applications.ResNet50(weights=None, input_shape=(64, 64, 3)), path)
+    with pytest.raises(KerasResnetError, match="no weights for layer 'conv4_block7_1_conv'"):
+        build_model("resnet101", input_shape=(64, 64, 3), weights=str(path))
+    with pytest.raises(KerasResnetError, match="layer 'predictions'.*classes"):
+        build_model("resnet50", input_shape=(64, 64, 3), classes=10, weights=str(path))
+
+
+def test_our_keras_file_as_weights(tmp_path):
+    model = build_model("resnet20", input_shape=(32, 32, 1))
+    randomize(model)
+    model.save(tmp_path / "m.keras")
+    again = build_model("resnet20", input_shape=(32, 32, 1), weights=str(tmp_path / "m.keras"))
+    x = np.random.RandomState(0).uniform(0, 255, (2, 32, 32, 1)).astype("float32")
+    np.testing.assert_array_equal(model.predict(x, verbose=0), again.predict(x, verbose=0))
