@@ -44,5 +44,325 @@ def models_command(as_json, names):
     click.echo(json.dumps(rows, indent=2) if as_json else format_table(rows))
 
 
+def _train_options(function):
+    """The `train` flags; each left out (None) keeps the config file's value or the default."""
+    choice = lambda *values: click.Choice(values, case_sensitive=False)  # noqa: E731
+    flags = [
+        ("--config", dict(type=click.Path(dir_okay=False), help="YAML or JSON file with any of these options.")),
+        ("--model", dict(help="Zoo name (keras-resnet models) or resnetN/plainN for any CIFAR depth. [resnet20]")),
+        ("--model-option", dict(multiple=True, metavar="KEY=VALUE",
+                                help="Model keyword, repeatable: stochastic_depth=0.1, zero_init_residual=true.")),
+        ("--data", dict(help="bundled | FOLDER | FILE.npz | TFRecords | tfds:NAME | cifar10 | cifar100 | mnist | "
+                             "fashion_mnist. [bundled]")),
+        ("--image-size", dict(help="Resize images to N or HxW. [keep]")),
+        ("--channels", dict(type=click.IntRange(1, 3), help="1 or 3. [keep]")),
+        ("--validation-split", dict(type=float, help="Fraction of train held out, stratified. [0.1]")),
+        ("--on-bad-image", dict(type=choice("skip", "error"), help="Unreadable images: skip (counted) or error.")),
+        ("--data-dir", dict(help="TFDS data folder.")),
+        ("--augment", dict(type=choice("auto", "none", "crop", "cifar", "imagenet"), help="[auto]")),
+        ("--epochs", dict(type=int, help="[10]")),
+        ("--steps-per-epoch", dict(type=int, help="Cap on training steps per epoch. [all]")),
+        ("--batch-size", dict(type=int, help="Per replica; global = this x replicas. [128]")),
+        ("--optimizer", dict(type=choice("sgd", "adamw"), help="[sgd]")),
+        ("--learning-rate", dict(type=float, help="For a global batch of 128, scaled linearly to the real "
+                                                  "global batch. [0.1 sgd, 0.001 adamw]")),
+        ("--momentum", dict(type=float, help="[0.9]")),
+        ("--nesterov/--no-nesterov", dict(default=None)),
+        ("--weight-decay", dict(type=float, help="Kernels only, never BN/bias. sgd: L2 [1e-4]; adamw: "
+                                                 "decoupled [0.05].")),
+        ("--label-smoothing", dict(type=float, help="[0]")),
+        ("--schedule", dict(type=choice("step", "cosine", "constant"),
+                            help="step: /10 at 50% and 75% of training. [step]")),
+        ("--warmup-epochs", dict(type=float, help="Linear warm-up. [0]")),
+        ("--ema/--no-ema", dict(default=None, help="Average the weights (EMA); the average is the final model.")),
+        ("--ema-momentum", dict(type=float, help="[0.999]")),
+        ("--sync-batchnorm/--no-sync-batchnorm", dict(default=None, help="BN statistics over the global batch.")),
+        ("--seed", dict(type=int, help="[0]")),
+        ("--strategy", dict(type=choice("auto", "default", "mirrored", "multi_worker", "tpu"), help="[auto]")),
+        ("--precision", dict(type=choice("auto", "float32", "mixed_float16", "mixed_bfloat16"), help="[auto]")),
+        ("--jit-compile", dict(type=choice("auto", "on", "off"), help="XLA. [auto: GPU, one device]")),
+        ("--run-dir", dict(help="Output folder; rerun with the same one to resume. [runs/MODEL-TIME]")),
+        ("--checkpoint-steps", dict(type=int, help="Also checkpoint every N steps. [epoch ends only]")),
+        ("--tensorboard/--no-tensorboard", dict(default=None)),
+        ("--verbose", dict(type=choice("auto", "0", "1", "2"), help="Keras progress output. [auto]")),
+    ]
+    for flag, settings in reversed(flags):
+        function = click.option(flag, **settings)(function)
+    return function
+
+
+@main.command("train")
+@_train_options
+@_friendly_errors
+def train_command(config, model_option, image_size, verbose, **options):
+    """Train a ResNet with model.fit (tf.distribute, mixed precision); resumable with --run-dir."""
+    import yaml
+
+    from keras_resnet.errors import KerasResnetError
+    from keras_resnet.training import train
+
+    overrides = {key: value for key, value in options.items() if value is not None}
+    if model_option:
+        pairs = [item.partition("=") for item in model_option]
+        if any(not key or not sep for key, sep, _ in pairs):
+            raise KerasResnetError("--model-option takes KEY=VALUE, e.g. --model-option stochastic_depth=0.1")
+        overrides["model_options"] = {key.strip(): yaml.safe_load(value) for key, _, value in pairs}
+    if image_size is not None:
+        sizes = image_size.lower().split("x")
+        if not all(size.strip().isdigit() for size in sizes) or len(sizes) > 2:
+            raise KerasResnetError(f"--image-size {image_size!r} must be N or HxW, e.g. 32 or 224x224")
+        overrides["image_size"] = int(sizes[0]) if len(sizes) == 1 else [int(size) for size in sizes]
+    if verbose is not None:
+        overrides["verbose"] = verbose if verbose == "auto" else int(verbose)
+    result = train(config, **overrides)
+    summary = {"run_dir": result.run_dir, "model": result.model_path,
+               **{k: v for k, v in result.metrics.items() if k.startswith(("test_", "final_val_"))}}
+    click.echo(json.dumps(summary))
+
+
+def _kib(size):
+    return "-" if size is None else f"{size / 1024:,.0f} KiB"
+
+
+def _raise_if_gate_failed(report):
+    from keras_resnet.errors import KerasResnetError
+
+    result = (report or {}).get("gate")
+    if result and not result["passed"]:
+        lost = ", ".join(f"{item['name']} {item['top1_drop_points']:+.2f}" for item in result["failures"])
+        raise KerasResnetError(
+            f"release gate failed: top-1 drop over {result['max_drop_points']} points vs {report['reference']} "
+            f"({lost}): improve calibration, use another mode, or raise --max-drop")
+
+
+@main.command("export")
+@click.argument("source", type=click.Path())
+@click.option("--out", "out_dir", default="export", show_default=True, type=click.Path(),
+              help="Folder for the artifacts, labels.txt, export.json and the report.")
+@click.option("--formats", default="saved_model,tflite", show_default=True,
+              help="Comma-separated: saved_model, tflite (or all).")
+@click.option("--quantize", "modes", default="all", show_default=True,
+              help="TFLite modes, comma-separated: float32, float16, dynamic, int8, int16x8 (or all).")
+@click.option("--data", default=None,
+              help="Dataset for calibration and verification: bundled, a folder, .npz, ... (default: the run's).")
+@click.option("--labels", "labels_file", default=None, type=click.Path(),
+              help="Class names, one per line (default: the run's labels.txt).")
+@click.option("--calibration-size", default=200, show_default=True, type=int,
+              help="Representative images for int8/int16x8 (stratified, deterministic).")
+@click.option("--int8-io", type=click.Choice(["uint8", "int8"]), default="uint8", show_default=True,
+              help="Input/output type of the int8 model (uint8 takes raw pixels as they are).")
+@click.option("--verify-images", default=256, show_default=True, type=int,
+              help="Held-out images each artifact is checked on before it is moved into place.")
+@click.option("--min-agreement", default=0.8, show_default=True, type=float,
+              help="Least top-1 agreement with the float model a quantized artifact must reach.")
+@click.option("--report/--no-report", default=True, show_default=True,
+              help="Evaluate every artifact and write report.json/.md/.png.")
+@click.option("--max-drop", type=float, default=None,
+              help="Exit non-zero if an artifact loses more top-1 points than this vs the float model.")
+@click.option("--eval-seconds", type=float, default=None,
+              help="Cap each artifact's accuracy run in the report at about this many seconds (int16x8 is slow).")
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the calibration and verification picks.")
+@_friendly_errors
+def export_command(source, out_dir, formats, modes, data, labels_file, calibration_size, int8_io, verify_images,
+                   min_agreement, report, max_drop, eval_seconds, seed):
+    """Export a run folder or .keras model to SavedModel and TFLite, each verified, with a report card."""
+    from keras_resnet.export import export_all
+
+    result = export_all(source, out_dir, formats=formats, modes=modes, data=data, labels_file=labels_file,
+                        calibration_size=calibration_size, int8_io=int8_io, verify_images=verify_images,
+                        min_agreement=min_agreement, evaluate=report, max_drop=max_drop,
+                        eval_seconds=eval_seconds, seed=seed)
+    for name, entry in result.manifest["artifacts"].items():
+        check = entry["verification"]
+        verdict = (f"max |diff| {check['max_abs_diff']:.1e}" if check.get("tolerance") is not None
+                   else f"top-1 agreement {check['top1_agreement']:.1%}")
+        click.echo(f"{os.path.relpath(entry['path'])}  {_kib(entry['size_bytes'])}  verified on "
+                   f"{check['images']} images: {verdict}")
+    if result.report:
+        from keras_resnet.export.report import markdown
+
+        click.echo("\n" + markdown(result.report))
+        click.echo(f"Report: {result.report_paths['md']} (also .json, .png)")
+    click.echo(f"Artifacts in {result.out_dir} (manifest: {result.paths['manifest']})")
+    _raise_if_gate_failed(result.report)
+
+
+@main.command("evaluate")
+@click.argument("artifacts", nargs=-1, required=True, type=click.Path())
+@click.option("--data", default=None, help="Held-out data: bundled, a folder, .npz, ... (default: recorded at export).")
+@click.option("--split", default=None, help="Split to evaluate on (default: test, else validation).")
+@click.option("--reference", default=None, help="The float artifact to compare with (default: the Keras model, "
+                                                "else the SavedModel, else the float32 .tflite).")
+@click.option("--max-drop", type=float, default=None,
+              help="Exit non-zero if an artifact loses more top-1 points than this vs the reference.")
+@click.option("--out", "out_dir", default=None, type=click.Path(),
+              help="Folder for report.json/.md/.png (default: the first artifact's folder).")
+@click.option("--max-images", type=int, default=None, help="Use at most this many held-out images (stratified).")
+@click.option("--max-seconds", type=float, default=None,
+              help="Cap each artifact's accuracy run at about this many seconds (scored on a random subset).")
+@click.option("--latency-runs", default=50, show_default=True, type=int, help="Timed batch-1 runs per thread setting.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON instead of Markdown.")
+@_friendly_errors
+def evaluate_command(artifacts, data, split, reference, max_drop, out_dir, max_images, max_seconds, latency_runs,
+                     as_json):
+    """Report card: accuracy, agreement, size, latency and quantization of each artifact."""
+    from keras_resnet.export.report import default_report_dir, evaluate, markdown, write_report
+
+    report = evaluate(artifacts, data=data, split=split, max_images=max_images, reference=reference,
+                      max_drop=max_drop, max_seconds=max_seconds, latency_runs=latency_runs,
+                      progress=not as_json)
+    folder = out_dir or default_report_dir(artifacts[0])
+    paths = write_report(report, folder)
+    click.echo(json.dumps(report, indent=2) if as_json else markdown(report))
+    if not as_json:
+        click.echo(f"Report: {paths['md']} (also .json, .png)")
+    _raise_if_gate_failed(report)
+
+
+@main.command("predict")
+@click.argument("artifact", type=click.Path())
+@click.argument("images", nargs=-1, required=True, type=click.Path())
+@click.option("--top-k", default=5, show_default=True, type=click.IntRange(min=1), help="Classes to show per image.")
+@click.option("--labels", "labels_file", default=None, type=click.Path(),
+              help="Class names, one per line (default: those saved with the artifact).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@_friendly_errors
+def predict_command(artifact, images, top_k, labels_file, as_json):
+    """Top-k class names and probabilities for image files (.keras, SavedModel or .tflite alike)."""
+    from keras_resnet.export.runtime import predict_files
+
+    class_names = None
+    if labels_file:
+        from keras_resnet.data import read_labels
+
+        class_names = read_labels(labels_file)
+    results = predict_files(artifact, images, top_k, class_names)
+    if as_json:
+        click.echo(json.dumps(results, indent=2))
+        return
+    for result in results:
+        ranked = ", ".join(f"{item['class']} {item['probability']:.3f}" for item in result["predictions"])
+        click.echo(f"{result['image']}: {ranked}")
+
+
+@main.command("benchmark")
+@click.argument("artifact", type=click.Path())
+@click.option("--threads", multiple=True, help="Thread counts to time, repeatable; 'all' = every core "
+                                                "(default: 1 and all).")
+@click.option("--runs", default=100, show_default=True, type=click.IntRange(min=1), help="Timed batch-1 runs.")
+@click.option("--warmup", default=10, show_default=True, type=click.IntRange(min=0), help="Untimed runs first.")
+@click.option("--batch-size", default=32, show_default=True, type=click.IntRange(min=1),
+              help="Batch size for throughput.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@_friendly_errors
+def benchmark_command(artifact, threads, runs, warmup, batch_size, as_json):
+    """Latency (batch 1, p50/p90) and throughput of one artifact."""
+    from keras_resnet.errors import KerasResnetError
+    from keras_resnet.export.latency import benchmark
+
+    counts = []
+    for value in threads or ("1", "all"):
+        if value == "all":
+            counts.append(None)
+        elif value.isdigit() and int(value) > 0:
+            counts.append(int(value))
+        else:
+            raise KerasResnetError(f"--threads {value!r} is not a positive number or 'all': use e.g. --threads 1")
+    result = benchmark(artifact, tuple(counts), warmup=warmup, runs=runs, batch_size=batch_size)
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+        return
+    click.echo(f"{result['artifact']} ({result['kind']} {result['mode']}, {_kib(result['size_bytes'])})")
+    for key, value in result["latency_ms"].items():
+        label = f"all {result['all_threads']} threads" if key == "all" else f"{key} thread(s)"
+        if value is None:
+            click.echo(f"  batch 1, {label}: not measurable (TensorFlow fixes its threads at start-up)")
+        else:
+            click.echo(f"  batch 1, {label}: p50 {value['p50_ms']:.3f} ms, p90 {value['p90_ms']:.3f} ms "
+                       f"({value['runs']} runs)")
+    speed = result["throughput"]
+    click.echo(f"  throughput, batch {speed['batch_size']}, all threads: {speed['images_per_second']:,.1f} images/s")
+
+
+@main.group("experiment")
+def experiment_group():
+    """Experiments that show why residual learning works; each writes NAME.json, NAME.md and PNGs, and resumes."""
+
+
+def _experiment_options(name):
+    """The flags every experiment shares; --out defaults to experiments/NAME."""
+    flags = [
+        click.option("--out", default=f"experiments/{name}", show_default=True, type=click.Path(file_okay=False),
+                     help="Folder for the JSON, Markdown and PNGs; rerun the same command to resume there."),
+        click.option("--data", default="bundled", show_default=True,
+                     help="bundled | cifar10 | cifar100 | mnist | fashion_mnist | FOLDER | FILE.npz ..."),
+        click.option("--recipe", type=click.Choice(["tiny", "paper"]), default="tiny", show_default=True,
+                     help="tiny: about 10 minutes on 2 CPU cores; paper: the papers' CIFAR-10 recipe (SGD 0.1, "
+                          "batch 128, 64k iterations, /10 at 32k and 48k), for a GPU."),
+        click.option("--epochs", type=click.IntRange(min=1), default=None,
+                     help="Train this many epochs instead (tiny: 5; paper: 64k iterations)."),
+        click.option("--train-images", type=click.IntRange(min=10), default=None,
+                     help="Train on a fixed stratified subset of this many images (tiny: 2000; paper: all)."),
+        click.option("--seed", type=int, default=0, show_default=True, help="Seeds weights, data order, subsets."),
+        click.option("--quiet", is_flag=True, help="No progress lines or bars."),
+    ]
+    return lambda function: functools.reduce(lambda f, flag: flag(f), reversed(flags), function)
+
+
+def _run_experiment(name, quiet, **options):
+    from keras_resnet.experiments import EXPERIMENTS
+
+    result = EXPERIMENTS[name](verbose=0 if quiet else None, **options)
+    for sentence in result.summary["sentences"]:
+        click.echo(f"- {sentence}")
+    click.echo(f"Report: {result.paths['md']} (numbers: {result.paths['json']}; figures: "
+               f"{', '.join(result.paths['png'])})")
+
+
+@experiment_group.command("degradation")
+@_experiment_options("degradation")
+@click.option("--depths", default="20,56", show_default=True,
+              help="Comma-separated depths (6n+2); a plain net and a ResNet of each.")
+@_friendly_errors
+def experiment_degradation_command(**options):
+    """Plain nets vs ResNets of the same depths: does the deeper plain net train worse, and do shortcuts fix it?"""
+    _run_experiment("degradation", **options)
+
+
+@experiment_group.command("shortcuts")
+@_experiment_options("shortcuts")
+@click.option("--depth", type=int, default=None, help="6n+2 [20; 110 with --recipe paper].")
+@click.option("--variants", default="original,constant_scaling,exclusive_gating,shortcut_gating,conv1x1,dropout",
+              show_default=True, help="Comma-separated, or all (adds constant_scaling_both, exclusive_gating_b0, "
+                                      "exclusive_gating_b7, shortcut_gating_b0).")
+@_friendly_errors
+def experiment_shortcuts_command(**options):
+    """Identity Mappings Table 1: scaled, gated, 1x1-conv and dropout shortcuts against the identity."""
+    _run_experiment("shortcuts", **options)
+
+
+@experiment_group.command("activations")
+@_experiment_options("activations")
+@click.option("--depth", type=int, default=None, help="6n+2 [20; 110 with --recipe paper].")
+@click.option("--variants", default="all", show_default=True,
+              help="Comma-separated of post_activation, bn_after_addition, relu_before_addition, "
+                   "relu_preactivation, full_preactivation; or all.")
+@_friendly_errors
+def experiment_activations_command(**options):
+    """Identity Mappings Table 2: where BN and ReLU sit around the addition."""
+    _run_experiment("activations", **options)
+
+
+@experiment_group.command("identity")
+@_experiment_options("identity")
+@click.option("--depth", type=int, default=20, show_default=True, help="6n+2.")
+@click.option("--version", default="v1", show_default=True,
+              help="v1, v2 or any activation order (bn_after_addition ...).")
+@_friendly_errors
+def experiment_identity_command(**options):
+    """||F(x)|| / ||x|| per residual unit across training, last-BN gamma zero-initialised vs default."""
+    _run_experiment("identity", **options)
+
+
 if __name__ == "__main__":
     main()

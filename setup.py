@@ -18,11 +18,13 @@ setup(
     # export/ and cli.py live at the repository root but install inside keras_resnet
     # (export/ by package_dir, cli.py through the keras_resnet/cli.py symlink), so
     # site-packages gets no generic top-level 'export' or 'cli'.
-    packages=["keras_resnet", "keras_resnet.data", "keras_resnet.export"],
+    packages=["keras_resnet", "keras_resnet.data", "keras_resnet.training", "keras_resnet.experiments",
+              "keras_resnet.export"],
     package_dir={"keras_resnet": "keras_resnet", "keras_resnet.export": "export"},
     package_data={"keras_resnet.data": ["bundled/*.npz", "bundled/README.md"]},
     install_requires=[
         "tensorflow>=2.18,<2.22",
+        "tensorboard>=2.18,<2.22",
         "keras>=3.6,<4",
         "tf-keras>=2.18,<2.22",
         "tensorflow-model-optimization>=0.8,<0.9",

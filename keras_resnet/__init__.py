@@ -1,6 +1,11 @@
 """keras_resnet: every ResNet of the residual-learning papers, trained with tf.distribute, exported quantized."""
 
 import importlib.metadata as _metadata
+import os as _os
+import sys as _sys
+
+if _os.path.basename(_sys.argv[0]) == "keras-resnet":  # the CLI: keep TensorFlow's C++ start-up logs quiet
+    _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def _refuse_the_2019_package():

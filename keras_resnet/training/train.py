@@ -1,0 +1,369 @@
+"""``train``: data -> model -> ``model.fit`` under ``tf.distribute`` -> a complete run directory.
+
+    from keras_resnet.training import train
+    result = train(model="resnet20", data="bundled", epochs=10)   # or train("config.yaml", epochs=5)
+    result.run_dir, result.metrics["test_accuracy"], result.model
+
+The run directory holds ``config.json`` (the resolved options), ``labels.txt``,
+``history.json`` + ``history.png``, TensorBoard logs (``logs/``), resumable
+checkpoints (``checkpoints/``), the final float32 ``model.keras`` and
+``metrics.json`` (written last: its presence means the run finished). Rerunning
+with the same ``run_dir`` resumes from the last checkpoint.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import importlib.util
+import math
+import os
+import re
+import time
+import warnings
+
+from keras_resnet.errors import KerasResnetError
+from keras_resnet.training import callbacks as run_callbacks
+from keras_resnet.training import multiworker_fix
+from keras_resnet.training.artifacts import atomic_path, read_json, write_json
+from keras_resnet.training.config import TrainConfig, default_run_dir, differences, resolve_config
+from keras_resnet.training.precision import choose_jit_compile, choose_precision, dtype_policy
+from keras_resnet.training.schedules import WarmupSchedule, scaled_learning_rate
+from keras_resnet.training.strategy import StrategyChoice, choose_strategy, replica_average
+
+IMAGENET_AUGMENT_MIN_SIZE = 128  # images at least this large get random-resized crops; smaller ones pad+crop
+
+
+@dataclasses.dataclass
+class TrainResult:
+    """What ``train`` returns: where the run is, what it learned, and the trained float32 model."""
+
+    run_dir: str
+    history: dict  # per-epoch lists: loss, accuracy, val_loss, val_accuracy, learning_rate ...
+    metrics: dict  # the contents of metrics.json
+    config: TrainConfig  # the resolved options
+    model: object = None  # keras.Model in float32, as saved to model.keras
+
+    @property
+    def model_path(self) -> str:
+        return os.path.join(self.run_dir, "model.keras")
+
+
+def build_network(name, input_shape, classes, options=None):
+    """A zoo model by name; ``resnetN``/``plainN`` (``v2`` suffix) also for any CIFAR depth 6n+2, e.g. resnet8."""
+    from keras_resnet import CifarResNet, build_model
+
+    options = dict(options or {})
+    try:
+        return build_model(name, input_shape=tuple(input_shape), classes=classes, **options)
+    except KerasResnetError as error:
+        match = re.fullmatch(r"(resnet|plain)(\d+)(v2)?", name)
+        if not match or not str(error).startswith("unknown model"):
+            raise
+    family, depth, version = match[1], int(match[2]), "v2" if match[3] else "v1"
+    if family == "plain":
+        options.setdefault("shortcut", "none")
+    return CifarResNet(depth, version=version, input_shape=tuple(input_shape), classes=classes, **options)
+
+
+def _augment(requested, image_shape):
+    if requested != "auto":
+        return requested
+    height, width, channels = image_shape
+    if channels == 1:
+        return "crop"  # digits and text must not be mirrored
+    return "imagenet" if min(height, width) >= IMAGENET_AUGMENT_MIN_SIZE else "cifar"
+
+
+def _say(choice: StrategyChoice, config: TrainConfig, message: str):
+    if choice.is_chief and config.verbose != 0:
+        print(message, flush=True)
+
+
+@dataclasses.dataclass
+class _Plan:
+    """Numbers derived from the config, the data and the strategy."""
+
+    global_batch: int
+    drop_remainder: bool
+    steps_per_epoch: int
+    learning_rate: float
+    precision: str
+    jit_compile: bool
+    augment: str
+
+
+def _plan(config, splits, choice) -> _Plan:
+    global_batch = config.batch_size * choice.replicas
+    drop = choice.distributed
+    images = len(splits.train)
+    if drop and images < global_batch:
+        raise KerasResnetError(
+            f"the training split has {images} images, fewer than one global batch of {global_batch} "
+            f"({config.batch_size} per replica x {choice.replicas} replicas): lower --batch-size"
+        )
+    steps = images // global_batch if drop else math.ceil(images / global_batch)
+    if config.steps_per_epoch:
+        steps = min(steps, config.steps_per_epoch)
+    return _Plan(
+        global_batch=global_batch, drop_remainder=drop, steps_per_epoch=steps,
+        learning_rate=scaled_learning_rate(config.learning_rate, global_batch, config.reference_batch_size),
+        precision=choose_precision(config.precision, choice.kind),
+        jit_compile=choose_jit_compile(config.jit_compile, choice.kind),
+        augment=_augment(config.augment, splits.image_shape),
+    )
+
+
+def _pipelines(splits, config, plan, classes):
+    from keras_resnet.data import make_pipeline
+
+    augment = None if plan.augment == "none" else plan.augment
+    train = make_pipeline(splits.train, batch_size=plan.global_batch, training=True, augment=augment,
+                          seed=config.seed, drop_remainder=plan.drop_remainder)
+    if config.steps_per_epoch:
+        # Keras keeps one iterator across epochs when steps_per_epoch is given: repeat, so no epoch runs short.
+        train = train.repeat()
+    evaluation = {
+        name: make_pipeline(split, batch_size=plan.global_batch, training=False)
+        for name, split in (("validation", splits.validation), ("test", splits.test)) if split is not None
+    }
+    if config.label_smoothing:
+        import tensorflow as tf
+
+        def one_hot(images, labels):
+            return images, tf.one_hot(labels, classes)
+
+        train = train.map(one_hot)
+        evaluation = {name: dataset.map(one_hot) for name, dataset in evaluation.items()}
+    return train, evaluation.get("validation"), evaluation.get("test")
+
+
+def _loss_and_metrics(config, classes):
+    import keras
+
+    if config.label_smoothing:
+        loss = keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing)
+        metrics = [keras.metrics.CategoricalAccuracy(name="accuracy")]
+        if classes > 10:
+            metrics.append(keras.metrics.TopKCategoricalAccuracy(5, name="top5_accuracy"))
+    else:
+        loss = keras.losses.SparseCategoricalCrossentropy()
+        metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
+        if classes > 10:
+            metrics.append(keras.metrics.SparseTopKCategoricalAccuracy(5, name="top5_accuracy"))
+    return loss, metrics
+
+
+def _check_run_dir(run_dir, config, checkpoint_dir, plan):
+    """The checkpoint state to resume from (None: start fresh); errors for a finished or different run."""
+    metrics = read_json(os.path.join(run_dir, "metrics.json"))
+    if metrics and metrics.get("completed"):
+        raise KerasResnetError(
+            f"run directory '{run_dir}' already holds a finished run (model.keras, metrics.json): "
+            "pass another --run-dir, or delete it to train again"
+        )
+    state = run_callbacks.read_checkpoint_state(checkpoint_dir)
+    saved = read_json(os.path.join(run_dir, "config.json"))
+    if state and saved:
+        changed = differences(saved, config)
+        if changed:
+            raise KerasResnetError(
+                f"run directory '{run_dir}' holds a run with other options ({'; '.join(changed[:3])}): "
+                "rerun with the same options to resume, or pass another --run-dir"
+            )
+        before = saved.get("resolved") or {}
+        if before.get("global_batch_size", plan.global_batch) != plan.global_batch:
+            raise KerasResnetError(
+                f"run directory '{run_dir}' was trained with a global batch of {before['global_batch_size']}, "
+                f"this machine gives {plan.global_batch}: set --batch-size so that batch size x replicas matches"
+            )
+        precisions = {before.get("precision", plan.precision), plan.precision}
+        if len(precisions) > 1 and "mixed_float16" in precisions:  # loss scaling changes the optimizer's state
+            raise KerasResnetError(
+                f"run directory '{run_dir}' was trained with --precision {before['precision']}, this run would use "
+                f"{plan.precision}: pass --precision {before['precision']} to resume"
+            )
+    return state
+
+
+def _save_float32_model(model, config, input_shape, classes, path, write):
+    """Rebuilds the network with float32 layers, copies the trained weights (mixed-precision training keeps
+    float32 variables, so nothing is rounded) and saves it atomically after a reload check."""
+    import keras
+    import numpy as np
+
+    with dtype_policy("float32"):
+        exported = build_network(config.model, input_shape, classes, config.model_options)
+    exported.set_weights(model.get_weights())
+    if not write:
+        return exported
+    probe = np.random.default_rng(0).uniform(0, 255, (1, *input_shape)).astype("float32")
+    with atomic_path(path) as temporary:
+        exported.save(temporary)
+        reloaded = keras.saving.load_model(temporary, compile=False)
+        if not np.allclose(reloaded.predict(probe, verbose=0), exported.predict(probe, verbose=0), atol=1e-5):
+            raise RuntimeError(f"the model saved to {temporary} does not reproduce the trained model")
+    return exported
+
+
+def _all_layers(layer):
+    for inner in getattr(layer, "layers", []):
+        yield inner
+        yield from _all_layers(inner)
+
+
+def _compiled_model(config, plan, input_shape, classes):
+    """The network, compiled with our optimizer, schedule, loss and metrics (call under policy and scope)."""
+    import keras
+
+    from keras_resnet.training.optimizers import make_optimizer
+
+    model = build_network(config.model, input_shape, classes, config.model_options)
+    if config.sync_batchnorm:
+        for layer in _all_layers(model):
+            if isinstance(layer, keras.layers.BatchNormalization):
+                layer.synchronized = True
+    schedule = WarmupSchedule(plan.learning_rate, plan.steps_per_epoch * config.epochs, config.schedule,
+                              warmup_steps=round(config.warmup_epochs * plan.steps_per_epoch),
+                              milestones=config.step_milestones, factor=config.step_factor)
+    loss, metrics = _loss_and_metrics(config, classes)
+    model.compile(optimizer=make_optimizer(model, config, schedule), loss=loss, metrics=metrics,
+                  jit_compile=plan.jit_compile, steps_per_execution=config.steps_per_execution)
+    return model
+
+
+def _restore(model, state, choice, config):
+    """Loads the checkpoint ``state`` (weights and optimizer); returns (epochs done, history so far)."""
+    if not state:
+        return 0, {}
+    model.optimizer.build(model.trainable_variables)
+    try:
+        model.load_weights(state["path"])
+    except (ValueError, OSError) as error:
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise KerasResnetError(
+            f"checkpoint '{state['path']}' does not fit this model ({first_line[:200]}): resume with the "
+            "options it was trained with, or pass another --run-dir"
+        ) from None
+    _say(choice, config, f"Resuming from checkpoint {state['path']}: {state['epochs_done']}/{config.epochs} "
+                         f"epochs done, optimizer step {state['step']}")
+    return state["epochs_done"], state.get("history") or {}
+
+
+def _callbacks(model, config, choice, history):
+    """NaN guard, history files, resumable checkpoints and TensorBoard, in the order they must run."""
+    import keras
+
+    run_dir = config.run_dir
+    guard = run_callbacks.NanGuard()
+    recorder = run_callbacks.HistoryRecorder(run_dir, history, write=choice.is_chief)
+    checkpoint = run_callbacks.RunCheckpoint(
+        os.path.join(run_dir, "checkpoints"), recorder, guard, config.checkpoint_steps, write=choice.is_chief,
+        before_save=replica_average(choice.strategy, model.non_trainable_variables) if choice.distributed else None,
+    )
+    callbacks = [guard, recorder, checkpoint]
+    if config.tensorboard and choice.is_chief:
+        if importlib.util.find_spec("tensorboard") is None:
+            warnings.warn("tensorboard is not installed, so the run writes no TensorBoard logs: "
+                          "pip install tensorboard, or pass tensorboard=False", stacklevel=3)
+        else:
+            callbacks.append(keras.callbacks.TensorBoard(os.path.join(run_dir, "logs"), write_graph=False))
+    return guard, recorder, checkpoint, callbacks
+
+
+def _nan_message(guard, plan, checkpoint):
+    epoch, batch, what = guard.failure
+    kept = f"the last good checkpoint is kept at '{checkpoint}'" if checkpoint else "no checkpoint had been written"
+    where = f"epoch {epoch + 1}, step {batch + 1}" if batch is not None else f"the end of epoch {epoch + 1}"
+    return (f"training diverged at {where}: {what}; lower --learning-rate "
+            f"(the rate in use was {plan.learning_rate:g}) or add --warmup-epochs; {kept}")
+
+
+def train(config=None, **options) -> TrainResult:
+    """Trains a ResNet and writes a complete run directory; returns a :class:`TrainResult`.
+
+    ``config``: None, a :class:`TrainConfig`, a dict, or a YAML/JSON file; ``options``
+    (the fields of TrainConfig) override it. Errors a user can cause raise
+    :class:`keras_resnet.KerasResnetError`; a diverged run (loss NaN/inf) raises it too,
+    after keeping the last good checkpoint. The learning rate is given for a global
+    batch of ``reference_batch_size`` (128) and scaled linearly to the global batch
+    (per-replica ``batch_size`` x replicas).
+    """
+    config = resolve_config(config, **options)
+    # First: MultiWorkerMirroredStrategy must be created before TensorFlow runs anything.
+    choice = choose_strategy(config.strategy)
+    if choice.kind == "multi_worker" and config.run_dir is None:
+        raise KerasResnetError(
+            "multi-worker training needs --run-dir, the same folder for every worker on a filesystem they all "
+            "see (worker 0 writes it; all resume from it)"
+        )
+    config.run_dir = config.run_dir or default_run_dir(config.model)
+
+    from keras_resnet.data import load_dataset, write_labels
+
+    splits = load_dataset(config.data, image_size=config.image_size, channels=config.channels,
+                          validation_split=config.validation_split, seed=config.seed,
+                          on_bad_image=config.on_bad_image, data_dir=config.data_dir)
+    plan = _plan(config, splits, choice)
+    config.augment = plan.augment
+    run_dir, checkpoint_dir = config.run_dir, os.path.join(config.run_dir, "checkpoints")
+    state = _check_run_dir(run_dir, config, checkpoint_dir, plan)
+    resolved = {
+        "strategy": choice.kind, "replicas": choice.replicas, "global_batch_size": plan.global_batch,
+        "learning_rate_used": plan.learning_rate, "precision": plan.precision, "jit_compile": plan.jit_compile,
+        "steps_per_epoch": plan.steps_per_epoch, "image_shape": list(splits.image_shape),
+        "classes": splits.num_classes,
+    }
+    if choice.is_chief:
+        os.makedirs(run_dir, exist_ok=True)
+        write_json(os.path.join(run_dir, "config.json"), {**config.to_dict(), "resolved": resolved})
+        write_labels(os.path.join(run_dir, "labels.txt"), splits.class_names)
+    _say(choice, config, f"Run directory: {run_dir} ({choice.kind} strategy, {choice.replicas} replica(s), "
+                         f"{plan.precision}, global batch {plan.global_batch}, learning rate {plan.learning_rate:g})")
+    if splits.skipped:
+        _say(choice, config, f"Skipped {splits.skipped} unreadable image(s), first: {splits.skipped_files[0]}")
+
+    import keras
+
+    keras.utils.set_random_seed(config.seed)
+    classes = splits.num_classes
+    train_data, validation_data, test_data = _pipelines(splits, config, plan, classes)
+    scope = choice.strategy.scope() if choice.distributed else contextlib.nullcontext()
+    started = time.time()
+    with dtype_policy(plan.precision), scope:
+        model = _compiled_model(config, plan, splits.image_shape, classes)
+        if choice.kind == "multi_worker":
+            multiworker_fix.apply(model)
+        initial_epoch, history = _restore(model, state, choice, config)
+        guard, recorder, checkpoint, callbacks = _callbacks(model, config, choice, history)
+        model.fit(train_data, validation_data=validation_data, epochs=config.epochs, initial_epoch=initial_epoch,
+                  steps_per_epoch=plan.steps_per_epoch if config.steps_per_epoch else None,
+                  callbacks=callbacks, verbose=config.verbose, shuffle=False)  # the pipeline shuffles
+        if guard.failure is not None:
+            raise KerasResnetError(_nan_message(guard, plan, checkpoint.last_path))
+        train_seconds = time.time() - started
+        test = model.evaluate(test_data, verbose=0, return_dict=True) if test_data is not None else {}
+    exported = _save_float32_model(model, config, splits.image_shape, classes,
+                                   os.path.join(run_dir, "model.keras"), write=choice.is_chief)
+    images_seen = (config.epochs - initial_epoch) * plan.steps_per_epoch * plan.global_batch
+    metrics_file = {
+        **{f"test_{name}": float(value) for name, value in test.items()},
+        **{f"final_{name}": values[-1] for name, values in recorder.history.items() if values},
+        "epochs": config.epochs,
+        "train_images": len(splits.train),
+        "validation_images": len(splits.validation) if splits.validation is not None else 0,
+        "test_images": len(splits.test) if splits.test is not None else 0,
+        "skipped_images": splits.skipped,
+        "train_seconds": round(train_seconds, 2),
+        "images_per_second": round(images_seen / train_seconds, 1),
+        "resumed_from": ({"epochs_done": state["epochs_done"], "step": state["step"]} if state else None),
+        **resolved,
+        "completed": True,  # metrics.json is written last: it marks a finished run
+    }
+    if choice.is_chief:
+        recorder.save()
+        write_json(os.path.join(run_dir, "metrics.json"), metrics_file)
+    if "test_accuracy" in metrics_file:
+        _say(choice, config, f"Test accuracy {metrics_file['test_accuracy']:.4f}; model saved to "
+                             f"{os.path.join(run_dir, 'model.keras')}")
+    return TrainResult(run_dir, recorder.history, metrics_file, config, exported)
