@@ -8,8 +8,6 @@ with ``safe_mode=True``.
 import functools
 import types
 
-import tensorflow as tf
-
 PACKAGE = "keras_resnet"
 
 
@@ -25,6 +23,12 @@ def _register(keras):
 def custom_layers(keras):
     """Our layer classes subclassed from ``keras.layers.Layer`` of the given module."""
     register = _register(keras)
+    if hasattr(keras, "ops"):  # Keras 3: backend-agnostic (TensorFlow, JAX, PyTorch)
+        _pad = keras.ops.pad
+    else:  # tf_keras
+        import tensorflow as tf
+
+        _pad = tf.pad
 
     @register
     class ZeroPadChannels(keras.layers.Layer):
@@ -37,7 +41,7 @@ def custom_layers(keras):
             self.extra_channels = int(extra_channels)
 
         def call(self, inputs):
-            return tf.pad(inputs, [[0, 0], [0, 0], [0, 0], [0, self.extra_channels]])
+            return _pad(inputs, [[0, 0], [0, 0], [0, 0], [0, self.extra_channels]])
 
         def compute_output_shape(self, input_shape):
             shape = list(input_shape)
