@@ -52,6 +52,14 @@ def _train_options(function):
         ("--model", dict(help="Zoo name (keras-resnet models) or resnetN/plainN for any CIFAR depth. [resnet20]")),
         ("--model-option", dict(multiple=True, metavar="KEY=VALUE",
                                 help="Model keyword, repeatable: stochastic_depth=0.1, zero_init_residual=true.")),
+        ("--weights", dict(help="Start from pretrained weights, with a new head for your classes: imagenet "
+                                "(resnet50/101/152, V2) or PATH (.keras, e.g. a run's model.keras; .weights.h5; "
+                                "keras.applications .h5). [none]")),
+        ("--freeze-epochs", dict(type=int, help="With --weights: train only the new head for N epochs (backbone "
+                                                "and its BatchNorm frozen), then everything. [0]")),
+        (("--fine-tune-lr", "--fine-tune-learning-rate", "fine_tune_learning_rate"),
+         dict(metavar="RATE|FACTORx", help="Learning rate after --freeze-epochs, like --learning-rate (for a global "
+                                           "batch of 128), or a factor of it: 0.1x. [0.1x]")),
         ("--data", dict(help="bundled | FOLDER | FILE.npz | TFRecords | tfds:NAME | cifar10 | cifar100 | mnist | "
                              "fashion_mnist. [bundled]")),
         ("--image-size", dict(help="Resize images to N or HxW. [keep]")),
@@ -87,7 +95,7 @@ def _train_options(function):
         ("--verbose", dict(type=choice("auto", "0", "1", "2"), help="Keras progress output. [auto]")),
     ]
     for flag, settings in reversed(flags):
-        function = click.option(flag, **settings)(function)
+        function = click.option(*(flag if isinstance(flag, tuple) else (flag,)), **settings)(function)
     return function
 
 

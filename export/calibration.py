@@ -1,0 +1,152 @@
+"""The representative set for full-integer quantization: stratified, deterministic, hashed.
+
+The converter runs these images through the float model to pick each tensor's
+int8/int16 range. The same images, labels, size and seed always give the same set
+(and the same SHA-256, recorded in the report), so a quantized artifact can be
+reproduced and audited.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import warnings
+
+import numpy as np
+
+from keras_resnet.errors import KerasResnetError
+from keras_resnet.export.progress import progress_bar
+
+DEFAULT_CALIBRATION_SIZE = 200
+MIN_CALIBRATION_IMAGES = 20
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class CalibrationSet:
+    """uint8 images ``[N, H, W, C]`` picked from the training data, with their provenance."""
+
+    images: np.ndarray
+    indices: np.ndarray  # positions in the array they were drawn from
+    sha256: str
+    seed: int
+    pinned_range: bool  # one pixel set to 0 and one to 255 so uint8 input keeps scale 1, zero point 0
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def summary(self, source: str | None = None) -> dict:
+        return {"images": len(self), "sha256": self.sha256, "seed": self.seed, "stratified": True,
+                "pinned_input_range": self.pinned_range, "source": source}
+
+
+def check_images(images, input_shape, what: str) -> np.ndarray:
+    """``images`` as uint8 ``[N, H, W, C]`` matching the model's ``(H, W, C)``, or a one-line error."""
+    images = np.asarray(images)
+    height, width, channels = input_shape
+    if images.ndim == 3 and channels == 1:
+        images = images[..., np.newaxis]
+    if images.ndim != 4:
+        raise KerasResnetError(
+            f"{what} have shape {images.shape}: expected uint8 [N, {height}, {width}, {channels}] (channels last)"
+        )
+    if images.shape[-1] != channels:
+        raise KerasResnetError(
+            f"{what} have {images.shape[-1]} channel(s) but the model takes {channels}: convert them "
+            f"(load_dataset(..., channels={channels}))"
+        )
+    if tuple(images.shape[1:3]) != (height, width):
+        raise KerasResnetError(
+            f"{what} are {images.shape[1]}x{images.shape[2]} but the model takes {height}x{width}: resize them "
+            f"(load_dataset(..., image_size=({height}, {width})))"
+        )
+    if images.dtype != np.uint8:
+        if not np.issubdtype(images.dtype, np.number) or images.dtype == bool or (
+                images.size and (images.min() < 0 or images.max() > 255 or np.any(images != np.round(images)))):
+            raise KerasResnetError(
+                f"{what} have dtype {images.dtype} and values outside whole numbers 0-255: give raw uint8 "
+                "pixels (the model rescales inside)"
+            )
+        images = images.astype(np.uint8)
+    return images
+
+
+def stratified_sample(labels, size: int, seed: int = 0) -> np.ndarray:
+    """``size`` sorted indices, each class represented in proportion to its frequency.
+
+    Classes get their share by largest remainder, at least one image each while
+    ``size`` allows; each class is shuffled by its own generator seeded with
+    ``(seed, class id)``, so adding images to one class never changes another's picks.
+    """
+    labels = np.asarray(labels).reshape(-1)
+    classes, counts = np.unique(labels, return_counts=True)
+    size = min(size, len(labels))
+    share = counts / counts.sum() * size
+    take = np.floor(share).astype(int)
+    if size >= len(classes):
+        take = np.maximum(take, 1)
+    take = np.minimum(take, counts)
+    order = np.argsort(-(share - np.floor(share)), kind="stable")
+    position = 0
+    while take.sum() < size:  # hand out the remainder, largest fractional share first
+        index = order[position % len(order)]
+        if take[index] < counts[index]:
+            take[index] += 1
+        position += 1
+    while take.sum() > size:  # the at-least-one rule overshot: trim the largest classes
+        take[np.argmax(take)] -= 1
+    chosen = []
+    for class_id, count in zip(classes, take):
+        members = np.flatnonzero(labels == class_id)
+        order_in_class = np.random.default_rng([seed, int(class_id)]).permutation(len(members))
+        chosen.append(members[order_in_class[:count]])
+    return np.sort(np.concatenate(chosen)) if chosen else np.zeros(0, np.int64)
+
+
+def representative_set(images, labels=None, size: int = DEFAULT_CALIBRATION_SIZE, seed: int = 0,
+                       input_shape=None) -> CalibrationSet:
+    """Draws the calibration images; errors when there are fewer than ``MIN_CALIBRATION_IMAGES``."""
+    if input_shape is not None:
+        images = check_images(images, input_shape, "calibration images")
+    images = np.asarray(images)
+    if int(size) < MIN_CALIBRATION_IMAGES:
+        raise KerasResnetError(
+            f"calibration size {size} is too small: use at least {MIN_CALIBRATION_IMAGES} images "
+            f"(default {DEFAULT_CALIBRATION_SIZE})"
+        )
+    if len(images) < MIN_CALIBRATION_IMAGES:
+        raise KerasResnetError(
+            f"only {len(images)} calibration image(s): int8/int16x8 quantization needs at least "
+            f"{MIN_CALIBRATION_IMAGES}; give more training images or export float modes only"
+        )
+    if labels is not None and len(labels) != len(images):
+        raise KerasResnetError(
+            f"{len(images)} calibration images but {len(labels)} labels: give one label per image"
+        )
+    if len(images) < size:
+        warnings.warn(f"only {len(images)} calibration images, fewer than the {size} asked for: using all",
+                      stacklevel=2)
+    if labels is None:
+        indices = np.sort(np.random.default_rng(seed).permutation(len(images))[: int(size)])
+    else:
+        indices = stratified_sample(labels, int(size), seed)
+    chosen = images[indices].copy()
+    pinned = bool(chosen.min() > 0 or chosen.max() < 255)
+    if pinned:
+        # The converter takes the uint8 input's range from these images: one pixel at 0
+        # and one at 255 keeps input scale 1 and zero point 0, i.e. raw pixels in.
+        chosen[0, 0, 0, :] = 0
+        chosen[0, -1, -1, :] = 255
+    digest = hashlib.sha256(f"{chosen.shape}|uint8|".encode() + chosen.tobytes()).hexdigest()
+    return CalibrationSet(chosen, indices, digest, int(seed), pinned)
+
+
+def representative_dataset(calibration: CalibrationSet, progress: bool = False):
+    """The converter's ``representative_dataset``: one float32 batch of one image per step."""
+
+    def generate():
+        with progress_bar(len(calibration), "Calibrating", progress) as bar:
+            for image in calibration.images:
+                yield [image[np.newaxis].astype(np.float32)]
+                bar.update(1)
+
+    return generate

@@ -1,0 +1,80 @@
+"""Latency at batch 1 (p50/p90 after warm-up) and batched throughput, per thread setting.
+
+TFLite interpreters take a thread count each; TensorFlow (Keras, SavedModel)
+fixes its thread pools when it starts, so those are measured with all threads
+only and their 1-thread figures are reported as not measured.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from keras_resnet.export.runtime import all_threads, load_artifact
+
+DEFAULT_THREADS = (1, None)  # None: all cores
+
+
+def measure_latency(run, warmup: int = 10, runs: int = 50, max_seconds: float = 3.0, min_runs: int = 5) -> dict:
+    """Times ``run()`` ``runs`` times after warm-up, stopping early after ``max_seconds``.
+
+    Warm-up is ``warmup`` calls, capped at about one second for slow models (a
+    first call over 0.1 s is warm-up enough for 16x8 reference kernels at 224x224).
+    """
+    start = time.perf_counter()
+    run()
+    first = time.perf_counter() - start
+    warmup = max(1, min(warmup, int(1.0 / max(first, 1e-6)))) if warmup else 0
+    for _ in range(warmup - 1):
+        run()
+    times = []
+    deadline = time.perf_counter() + max_seconds
+    while len(times) < runs and (len(times) < min_runs or time.perf_counter() < deadline):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    milliseconds = np.asarray(times) * 1e3
+    return {"p50_ms": round(float(np.percentile(milliseconds, 50)), 4),
+            "p90_ms": round(float(np.percentile(milliseconds, 90)), 4),
+            "mean_ms": round(float(milliseconds.mean()), 4), "runs": len(times), "warmup": warmup}
+
+
+def thread_key(threads) -> str:
+    return "all" if threads is None else str(threads)
+
+
+def latencies(artifact, threads=DEFAULT_THREADS, warmup=10, runs=50, max_seconds=3.0) -> dict:
+    """``{"1": {...} or None, "all": {...}}``: batch-1 latency per thread setting."""
+    results = {}
+    for count in threads:
+        runner = artifact.latency_runner(count)
+        results[thread_key(count)] = None if runner is None else measure_latency(runner, warmup, runs, max_seconds)
+    return results
+
+
+def throughput(artifact, batch_size: int = 32, seconds: float = 2.0, min_batches: int = 3) -> dict:
+    """Images per second through ``artifact.predict`` in batches of ``batch_size``, all threads."""
+    images = np.random.default_rng(0).integers(0, 256, (batch_size, *artifact.input_shape), dtype=np.uint8)
+    artifact.predict(images, batch_size=batch_size)  # warm-up: allocation, tracing
+    batches, start = 0, time.perf_counter()
+    while batches < min_batches or time.perf_counter() - start < seconds:
+        artifact.predict(images, batch_size=batch_size)
+        batches += 1
+    elapsed = time.perf_counter() - start
+    return {"batch_size": batch_size, "images_per_second": round(batches * batch_size / elapsed, 2),
+            "batches": batches, "threads": all_threads()}
+
+
+def benchmark(path_or_artifact, threads=DEFAULT_THREADS, warmup=10, runs=100, max_seconds=5.0,
+              batch_size: int = 32, throughput_seconds: float = 2.0) -> dict:
+    """Latency and throughput of one artifact (``keras-resnet benchmark``)."""
+    artifact = load_artifact(path_or_artifact)
+    try:
+        return {"artifact": artifact.name, "path": artifact.path, "kind": artifact.kind, "mode": artifact.mode,
+                "size_bytes": artifact.size_bytes, "input_shape": list(artifact.input_shape),
+                "all_threads": all_threads(),
+                "latency_ms": latencies(artifact, threads, warmup, runs, max_seconds),
+                "throughput": throughput(artifact, batch_size, throughput_seconds)}
+    finally:
+        artifact.close()

@@ -1,0 +1,244 @@
+"""TFLite conversion in five modes, class names in the flatbuffer, and what each op computes in.
+
+One switch on the mode sets the converter up; everything else is shared:
+
+========  ======================================  =================================
+mode      weights / activations                   input -> output
+========  ======================================  =================================
+float32   float32 / float32                       float32 pixels 0-255 -> float32
+float16   float16 (dequantized at load) / float32 float32 pixels 0-255 -> float32
+dynamic   int8 / float32 (int8 inside big ops)    float32 pixels 0-255 -> float32
+int8      int8 / int8, calibrated                 uint8 (or int8) raw pixels -> uint8 (or int8)
+int16x8   int8 / int16, calibrated                float32 pixels 0-255 -> float32
+========  ======================================  =================================
+
+The model's own Rescaling layer stays inside the graph, so every mode takes raw
+pixel values; with uint8 I/O the int8 model's input has scale 1 and zero point 0.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import io
+import json
+import warnings
+
+import numpy as np
+
+from keras_resnet.errors import KerasResnetError
+
+MODES = ("float32", "float16", "dynamic", "int8", "int16x8")
+FULL_INTEGER_MODES = ("int8", "int16x8")
+FLOAT_MODES = ("float32", "float16")
+INT8_IO_TYPES = ("uint8", "int8")
+METADATA_NAME = "keras_resnet"  # our entry in the flatbuffer's metadata: JSON with class names and more
+SIGNATURE = "serving_default"
+_CONVERSION_OPS = {"QUANTIZE", "DEQUANTIZE"}
+
+
+def parse_modes(modes) -> list[str]:
+    """``"int8,float32"``, a list, or ``"all"`` -> known modes in canonical order; errors name the bad one."""
+    names = _split(modes)
+    if names == ["all"]:
+        return list(MODES)
+    for name in names:
+        if name not in MODES:
+            raise KerasResnetError(
+                f"unknown quantization mode {name!r}: choose from {', '.join(MODES)} (or 'all')"
+            )
+    if not names:
+        raise KerasResnetError(f"no quantization mode given: choose from {', '.join(MODES)}")
+    return [mode for mode in MODES if mode in names]
+
+
+def _split(values) -> list[str]:
+    if isinstance(values, str):
+        values = values.split(",")
+    return [str(value).strip().lower().replace("-", "") for value in values if str(value).strip()]
+
+
+def write_conversion_source(model, folder: str, input_shape) -> str:
+    """A SavedModel of the float graph (float32 pixels in, ``probabilities`` out) to convert from.
+
+    Only the variables are tracked, not the Keras model object, so the converter
+    sees them as constants: it folds BatchNorm into the convolutions and drops
+    resource-variable ops.
+    """
+    import tensorflow as tf
+
+    root = tf.Module()
+    root.model_variables = [variable.value for variable in model.variables]
+
+    @tf.function(input_signature=[tf.TensorSpec([None, *input_shape], tf.float32, name="image")],
+                 autograph=False)
+    def serve(image):
+        return {"probabilities": tf.cast(model(image, training=False), tf.float32)}
+
+    root.serve = serve
+    tf.saved_model.save(root, folder, signatures={SIGNATURE: serve})
+    return folder
+
+
+def convert(source_dir: str, mode: str, representative_dataset=None, int8_io: str = "uint8") -> bytes:
+    """Converts the SavedModel at ``source_dir`` in ``mode``; full-integer modes need the dataset."""
+    import tensorflow as tf
+
+    if mode not in MODES:
+        raise KerasResnetError(f"unknown quantization mode {mode!r}: choose from {', '.join(MODES)}")
+    if int8_io not in INT8_IO_TYPES:
+        raise KerasResnetError(f"unknown int8 I/O type {int8_io!r}: choose uint8 or int8")
+    if mode in FULL_INTEGER_MODES and representative_dataset is None:
+        raise KerasResnetError(f"{mode} needs calibration images: give training data (--data)")
+    converter = tf.lite.TFLiteConverter.from_saved_model(source_dir, signature_keys=[SIGNATURE])
+    if mode != "float32":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if mode == "float16":
+        converter.target_spec.supported_types = [tf.float16]
+    elif mode == "int8":
+        converter.representative_dataset = representative_dataset
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        converter.inference_input_type = converter.inference_output_type = getattr(tf, int8_io)
+    elif mode == "int16x8":
+        converter.representative_dataset = representative_dataset
+        converter.target_spec.supported_ops = [
+            tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
+        # int16 activations are quantized by the older quantizer anyway; with the new one on,
+        # TF 2.21 first runs a calibration pass it then discards (the set is fed twice).
+        # Off: one pass, byte-identical model (checked on ResNet-20).
+        converter.experimental_new_quantizer = False
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore")  # "Statistics for quantized inputs were expected ..."
+            return bytes(converter.convert())
+    except KerasResnetError:
+        raise
+    except Exception as error:
+        reason = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
+        raise KerasResnetError(
+            f"TFLite {mode} conversion failed ({reason}): export the other modes (--quantize) "
+            "or simplify the model's custom ops"
+        ) from None
+
+
+def embed_metadata(content: bytes, info: dict) -> bytes:
+    """``content`` with ``info`` (JSON) added as flatbuffer metadata named ``keras_resnet``.
+
+    Uses TensorFlow's own flatbuffer helpers, the ones the converter uses for its
+    conversion metadata; no tflite-support needed. Any earlier entry of ours is replaced.
+    """
+    from tensorflow.lite.python import schema_py_generated as schema
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(content))
+    buffer = schema.BufferT()
+    buffer.data = np.frombuffer(json.dumps(info, sort_keys=True).encode("utf-8"), np.uint8)
+    model.buffers = list(model.buffers or []) + [buffer]
+    entry = schema.MetadataT()
+    entry.name = METADATA_NAME
+    entry.buffer = len(model.buffers) - 1
+    kept = [item for item in (model.metadata or []) if _text(item.name) != METADATA_NAME]
+    model.metadata = kept + [entry]
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
+
+
+def _text(value) -> str:
+    return value.decode("utf-8") if isinstance(value, bytes) else str(value)
+
+
+def read_metadata(source) -> dict | None:
+    """Our embedded JSON from a ``.tflite`` path or its bytes, or ``None``."""
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    if not isinstance(source, (bytes, bytearray)):
+        with open(source, "rb") as file:
+            source = file.read()
+    try:
+        model = schema.Model.GetRootAs(source, 0)
+        for index in range(model.MetadataLength()):
+            entry = model.Metadata(index)
+            if _text(entry.Name()) == METADATA_NAME:
+                data = model.Buffers(entry.Buffer()).DataAsNumpy()
+                return json.loads(bytes(data).decode("utf-8")) if not isinstance(data, int) else None
+    except Exception:  # a foreign or damaged flatbuffer has no metadata of ours
+        return None
+    return None
+
+
+def is_tflite_file(path: str) -> bool:
+    """Whether ``path`` starts like a TFLite flatbuffer (file identifier ``TFL3``)."""
+    try:
+        with open(path, "rb") as file:
+            return file.read(8)[4:8] == b"TFL3"
+    except OSError:
+        return False
+
+
+def tensor_io(detail: dict) -> dict:
+    """An interpreter input/output detail as plain JSON: name, dtype, shape, quantization."""
+    scale, zero_point = detail.get("quantization", (0.0, 0))
+    return {
+        "name": detail["name"],
+        "dtype": np.dtype(detail["dtype"]).name,
+        "shape": [int(size) for size in detail["shape"]],
+        "quantization": {"scale": float(scale), "zero_point": int(zero_point)} if scale else None,
+    }
+
+
+def op_summary(interpreter) -> dict:
+    """What each op computes in: int8, int16 (16x8), hybrid (int8 weights, float math), float32.
+
+    QUANTIZE/DEQUANTIZE are counted apart as conversions. ``integer_share`` is the
+    fraction of the other ops that run in integer arithmetic; ``float_ops`` lists
+    the ops left in float32 (in a full-integer model: the fallbacks).
+    """
+    tensors = {detail["index"]: detail for detail in interpreter.get_tensor_details()}
+    kinds = collections.Counter()
+    float_ops = collections.Counter()
+    for op in interpreter._get_ops_details():  # the public API has no per-op view
+        name = op["op_name"]
+        if name in _CONVERSION_OPS:
+            kinds["conversion"] += 1
+            continue
+        outputs = [tensors[index]["dtype"] for index in op["outputs"] if index in tensors]
+        inputs = [tensors[index]["dtype"] for index in op["inputs"] if index >= 0 and index in tensors]
+        dtype = np.dtype(outputs[0]) if outputs else np.dtype(np.float32)
+        if dtype in (np.int8, np.uint8):
+            kinds["int8"] += 1
+        elif dtype == np.int16:
+            kinds["int16"] += 1
+        elif dtype == np.float32 and any(np.dtype(item) == np.int8 for item in inputs):
+            kinds["hybrid"] += 1
+        elif dtype == np.float32:
+            kinds["float32"] += 1
+            float_ops[name] += 1
+        else:
+            kinds[dtype.name] += 1
+    compute = sum(count for kind, count in kinds.items() if kind != "conversion")
+    integer = kinds["int8"] + kinds["int16"]
+    return {
+        "ops": sum(kinds.values()),
+        "by_kind": dict(sorted(kinds.items())),
+        "int8_share": round(kinds["int8"] / compute, 4) if compute else 0.0,
+        "integer_share": round(integer / compute, 4) if compute else 0.0,
+        "float_ops": dict(sorted(float_ops.items())),
+        "has_float16_weights": any(np.dtype(t["dtype"]) == np.float16 for t in tensors.values()),
+    }
+
+
+def infer_mode(summary: dict, input_dtype: str) -> str:
+    """The export mode a ``.tflite`` was made with, read from its tensors."""
+    kinds = summary["by_kind"]
+    if kinds.get("int16"):
+        return "int16x8"
+    if kinds.get("int8") or input_dtype in ("int8", "uint8"):
+        return "int8"
+    if kinds.get("hybrid"):
+        return "dynamic"
+    if summary["has_float16_weights"]:
+        return "float16"
+    return "float32"
+
+
+def tflite_name(stem: str, mode: str) -> str:
+    return f"{stem}_{mode}.tflite"

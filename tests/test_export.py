@@ -1,0 +1,239 @@
+"""Export API: SavedModel and five TFLite modes, each verified, the report card, calibration, runtime."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+keras = pytest.importorskip("keras")
+tf = pytest.importorskip("tensorflow")
+
+import keras_resnet  # noqa: E402
+from keras_resnet.data import load_dataset  # noqa: E402
+from keras_resnet.errors import KerasResnetError  # noqa: E402
+from keras_resnet.export import (MODES, export_all, load_artifact, read_metadata,  # noqa: E402
+                                 representative_set)
+from keras_resnet.export.calibration import stratified_sample  # noqa: E402
+from keras_resnet.export.source import float32_model  # noqa: E402
+
+CLASS_NAMES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+
+
+@pytest.fixture(scope="module")
+def digits():
+    splits = load_dataset("bundled")
+    train = stratified_sample(splits.train.labels, 1200, seed=0)
+    test = stratified_sample(splits.test.labels, 200, seed=0)
+    return (splits.train.images[train], splits.train.labels[train],
+            splits.test.images[test], splits.test.labels[test])
+
+
+@pytest.fixture(scope="module")
+def trained(digits):
+    """A depth-8 ResNet trained for one short epoch: good enough that quantization is meaningful."""
+    train_x, train_y, _, _ = digits
+    keras.utils.set_random_seed(0)
+    model = keras_resnet.CifarResNet(depth=8, input_shape=(28, 28, 1), classes=10)
+    model.compile("adam", "sparse_categorical_crossentropy")
+    model.fit(train_x, train_y, epochs=1, batch_size=64, verbose=0)
+    return model
+
+
+@pytest.fixture(scope="module")
+def exported(trained, digits, tmp_path_factory):
+    train_x, train_y, test_x, test_y = digits
+    out = tmp_path_factory.mktemp("export")
+    result = export_all(trained, out, class_names=CLASS_NAMES, calibration_images=train_x,
+                        calibration_labels=train_y, heldout_images=test_x, heldout_labels=test_y,
+                        calibration_size=64, verify_images=64, latency_runs=5, max_drop=100.0, progress=False)
+    return result
+
+
+def test_every_artifact_is_written_with_its_labels(exported):
+    out = exported.out_dir
+    assert set(exported.paths) == {"labels", "saved_model", *MODES, "manifest"}
+    for mode in MODES:
+        path = os.path.join(out, f"model_{mode}.tflite")
+        assert os.path.getsize(path) > 1000
+        sidecar = json.load(open(os.path.join(out, f"model_{mode}.json")))
+        assert sidecar["class_names"] == CLASS_NAMES and sidecar["mode"] == mode
+        assert sidecar["verification"]["passed"] and sidecar["verification"]["images"] == 64
+        assert read_metadata(path)["class_names"] == CLASS_NAMES  # embedded in the flatbuffer too
+    assert open(os.path.join(out, "labels.txt")).read().split() == CLASS_NAMES
+    assert not [name for name in os.listdir(out) if name.endswith(".partial")]
+    manifest = json.load(open(exported.paths["manifest"]))
+    assert manifest["calibration"]["images"] == 64 and len(manifest["calibration"]["sha256"]) == 64
+    assert oct(os.stat(os.path.join(out, "model_int8.tflite")).st_mode)[-3:] != "600"
+
+
+def test_float_artifacts_match_keras_and_quantized_agree(exported):
+    checks = {name: entry["verification"] for name, entry in exported.manifest["artifacts"].items()}
+    assert checks["saved_model"]["max_abs_diff"] <= 1e-4
+    assert checks["float32"]["max_abs_diff"] <= 1e-4
+    assert checks["float16"]["max_abs_diff"] <= 5e-3
+    for mode in ("dynamic", "int8", "int16x8"):
+        assert checks[mode]["top1_agreement"] >= 0.8
+
+
+def test_saved_model_serves_uint8_and_names_classes(exported, trained, digits):
+    folder = exported.paths["saved_model"]
+    images = digits[2][:5]
+    loaded = tf.saved_model.load(folder)
+    outputs = loaded.signatures["serving_default"](images=tf.constant(images))
+    expected = trained.predict(images.astype("float32"), verbose=0)
+    np.testing.assert_allclose(outputs["probabilities"].numpy(), expected, atol=1e-4)
+    np.testing.assert_array_equal(outputs["top_class"].numpy(), expected.argmax(-1))
+    assert [n.decode() for n in outputs["top_class_name"].numpy()] == [CLASS_NAMES[i] for i in expected.argmax(-1)]
+    names = loaded.signatures["class_names"]()["class_names"].numpy()
+    assert [n.decode() for n in names] == CLASS_NAMES
+    assert open(os.path.join(folder, "assets", "labels.txt")).read().split() == CLASS_NAMES
+    layer = keras.layers.TFSMLayer(folder, call_endpoint="serving_default")
+    np.testing.assert_allclose(layer(images)["probabilities"], expected, atol=1e-4)
+
+
+def test_int8_takes_raw_uint8_pixels(exported):
+    artifact = load_artifact(exported.paths["int8"])
+    io = artifact.io()
+    assert io["input"]["dtype"] == "uint8" and io["input"]["quantization"] == {"scale": 1.0, "zero_point": 0}
+    assert io["output"]["dtype"] == "uint8"
+    assert artifact.mode == "int8" and artifact.ops()["int8_share"] == 1.0 and not artifact.ops()["float_ops"]
+    assert load_artifact(exported.paths["int16x8"]).ops()["by_kind"].get("int16")
+    assert load_artifact(exported.paths["dynamic"]).mode == "dynamic"
+    assert load_artifact(exported.paths["float16"]).mode == "float16"
+
+
+def test_report_card_has_every_row_and_file(exported):
+    report = exported.report
+    names = [row["name"] for row in report["artifacts"]]
+    assert names[0].endswith("(in memory)") and len(names) == 7
+    assert report["reference"] == names[0] and report["gate"]["passed"]
+    for row in report["artifacts"]:
+        assert 0.0 <= row["top1"] <= row["top5"] <= 1.0
+        assert row["latency_ms"]["all"]["p50_ms"] > 0
+        if row["kind"] == "tflite":
+            assert row["latency_ms"]["1"]["p90_ms"] >= row["latency_ms"]["1"]["p50_ms"]
+            assert row["size_bytes"] > 0 and row["agreement"] >= 0.8
+    assert any("reference kernels" in note for note in report["warnings"])
+    for path in exported.report_paths.values():
+        assert os.path.getsize(path) > 100
+    assert open(exported.report_paths["png"], "rb").read(4) == b"\x89PNG"
+
+
+def test_int8_io_option_and_run_folder_source(trained, tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    trained.save(run / "model.keras")
+    (run / "labels.txt").write_text("\n".join(CLASS_NAMES) + "\n")
+    (run / "config.json").write_text(json.dumps({"data": "bundled", "model": "resnet8"}))
+    result = export_all(run, tmp_path / "out", formats="tflite", modes="int8", int8_io="int8",
+                        calibration_size=32, verify_images=32, evaluate=False, progress=False)
+    artifact = load_artifact(result.paths["int8"])
+    assert artifact.io()["input"]["dtype"] == "int8" and artifact.class_names == CLASS_NAMES
+    assert result.manifest["data"] == {"source": "bundled", "split": "test"}
+    assert result.manifest["calibration"]["source"] == "bundled train split"
+
+
+def test_mixed_precision_model_exports_as_float32(trained, digits, tmp_path):
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    try:
+        mixed = keras_resnet.CifarResNet(depth=8, input_shape=(28, 28, 1), classes=10)
+    finally:
+        keras.config.set_dtype_policy("float32")
+    mixed.set_weights(trained.get_weights())
+    rebuilt = float32_model(mixed)
+    assert {layer.dtype_policy.name for layer in rebuilt.layers} == {"float32"}
+    result = export_all(mixed, tmp_path, formats="tflite", modes="float32", class_names=CLASS_NAMES,
+                        heldout_images=digits[2][:16], verify_images=16, evaluate=False, progress=False)
+    assert result.manifest["dtype_policy"] == "mixed_bfloat16" and result.manifest["rebuilt_in_float32"]
+    io = load_artifact(result.paths["float32"]).io()
+    assert io["input"]["dtype"] == "float32" and io["output"]["dtype"] == "float32"
+
+
+def test_calibration_set_is_stratified_deterministic_and_hashed(digits):
+    images, labels = digits[0], digits[1]
+    first = representative_set(images, labels, size=50, seed=3, input_shape=(28, 28, 1))
+    again = representative_set(images, labels, size=50, seed=3, input_shape=(28, 28, 1))
+    other = representative_set(images, labels, size=50, seed=4, input_shape=(28, 28, 1))
+    assert len(first) == 50 and first.sha256 == again.sha256 != other.sha256
+    np.testing.assert_array_equal(np.bincount(labels[first.indices], minlength=10), [5] * 10)
+    uneven = np.array([0] * 90 + [1] * 10)
+    picks = stratified_sample(uneven, 20, seed=0)
+    assert np.bincount(uneven[picks]).tolist() == [18, 2]
+    assert first.summary()["images"] == 50
+
+
+def test_runtime_gives_the_same_answer_for_every_kind(exported, trained, digits):
+    images = digits[2][:8]
+    expected = trained.predict(images.astype("float32"), verbose=0)
+    for key in ("saved_model", "float32"):
+        np.testing.assert_allclose(load_artifact(exported.paths[key]).predict(images), expected, atol=1e-4)
+    keras_artifact = load_artifact(trained, class_names=CLASS_NAMES)
+    np.testing.assert_allclose(keras_artifact.predict(images), expected, atol=1e-5)
+    tflite = load_artifact(exported.paths["int8"])
+    assert tflite.class_names == CLASS_NAMES
+    assert tflite.predict(images, batch_size=3).shape == (8, 10)  # short last batch is padded
+
+
+@pytest.mark.parametrize("images, problem", [
+    (np.zeros((30, 32, 32, 1), np.uint8), "are 32x32 but the model takes 28x28"),
+    (np.zeros((30, 28, 28, 3), np.uint8), "have 3 channel(s) but the model takes 1"),
+    (np.full((30, 28, 28, 1), 0.5, np.float32), "raw uint8"),
+    (np.zeros((5, 28, 28, 1), np.uint8), "only 5 calibration image(s)"),
+])
+def test_bad_calibration_data_is_refused_before_anything_is_written(trained, tmp_path, images, problem):
+    with pytest.raises(KerasResnetError, match=problem.replace("(", r"\(").replace(")", r"\)")):
+        export_all(trained, tmp_path, modes="int8", calibration_images=images, class_names=CLASS_NAMES,
+                   progress=False)
+    assert not [name for name in os.listdir(tmp_path) if name.endswith((".tflite", ".partial"))]
+    assert not os.path.exists(tmp_path / "saved_model")
+
+
+def test_failed_verification_leaves_nothing_at_the_final_path(trained, digits, tmp_path, monkeypatch):
+    from keras_resnet.export import verify
+
+    (tmp_path / "model_float16.tflite").write_bytes(b"previous")  # an earlier artifact stays untouched
+    monkeypatch.setattr(verify, "FLOAT16_TOLERANCE", 0.0)
+    with pytest.raises(verify.VerificationError, match="nothing was written at .*model_float16.tflite"):
+        export_all(trained, tmp_path, formats="tflite", modes="float16", class_names=CLASS_NAMES,
+                   heldout_images=digits[2][:16], verify_images=16, evaluate=False, progress=False)
+    assert (tmp_path / "model_float16.tflite").read_bytes() == b"previous"
+    assert not (tmp_path / "model_float16.json").exists()
+    assert not [name for name in os.listdir(tmp_path) if name.startswith(".")]
+
+
+@pytest.mark.parametrize("options, problem", [
+    ({"formats": "onnx"}, "unknown export format 'onnx'"),
+    ({"modes": "int4"}, "unknown quantization mode 'int4'"),
+    ({"int8_io": "int16"}, "unknown int8 I/O type"),
+    ({"calibration_size": 3}, "calibration size 3 is too small"),
+    ({"modes": "int8"}, "need calibration images"),
+])
+def test_bad_options_are_one_line_errors(trained, tmp_path, options, problem):
+    with pytest.raises(KerasResnetError, match=problem) as raised:
+        export_all(trained, tmp_path, class_names=CLASS_NAMES, progress=False, **options)
+    assert "\n" not in str(raised.value)
+
+
+def test_wrong_labels_count_and_not_a_model(trained, tmp_path):
+    labels = tmp_path / "labels.txt"
+    labels.write_text("a\nb\n")
+    with pytest.raises(KerasResnetError, match="has 2 class names but the model predicts 10"):
+        export_all(trained, tmp_path / "out", labels_file=labels, progress=False)
+    junk = tmp_path / "junk.keras"
+    junk.write_bytes(b"not a zip")
+    with pytest.raises(KerasResnetError, match="could not be loaded as a Keras model"):
+        export_all(junk, tmp_path / "out", progress=False)
+    with pytest.raises(KerasResnetError, match="is not a model"):
+        load_artifact(labels)
+
+
+def test_time_budget_scores_a_shuffled_subset_and_says_so(exported, digits):
+    from keras_resnet.export import evaluate_artifacts
+
+    test_x, test_y = digits[2], digits[3]
+    report = evaluate_artifacts([exported.paths["float32"], exported.paths["int8"]], test_x, test_y,
+                                batch_size=8, max_seconds=0.0, latency_runs=2, progress=False)
+    assert [row["images"] for row in report["artifacts"]] == [8, 8]
+    assert report["reference"] == "model_float32.tflite" and report["artifacts"][1]["agreement"] is not None
+    assert sum("scored on 8 of 200 images" in note for note in report["warnings"]) == 2
