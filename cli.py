@@ -372,5 +372,22 @@ def experiment_identity_command(**options):
     _run_experiment("identity", **options)
 
 
+@main.command("quickstart")
+@click.option("--out", "out_dir", default="keras-resnet-quickstart", show_default=True,
+              help="Folder for the training run, the artifacts and the report card.")
+@click.option("--model", default="resnet20", show_default=True, help="Zoo name (keras-resnet models).")
+@click.option("--data", default="bundled", show_default=True, help="Any --data source of `train`.")
+@click.option("--epochs", default=3, show_default=True, type=click.IntRange(1))
+@click.option("--batch-size", default=32, show_default=True, type=click.IntRange(1))
+@click.option("--max-drop", type=float, help="Exit non-zero if an artifact loses more top-1 points than this.")
+@_friendly_errors
+def quickstart_command(out_dir, model, data, epochs, batch_size, max_drop):
+    """Train a small ResNet on the bundled digits, export every artifact, print the report card."""
+    from keras_resnet.quickstart import quickstart
+
+    result = quickstart(out_dir, model=model, data=data, epochs=epochs, batch_size=batch_size, max_drop=max_drop)
+    _raise_if_gate_failed(result.report)
+
+
 if __name__ == "__main__":
     main()
