@@ -22,6 +22,10 @@ def _friendly_errors(function):
         except KerasResnetError as error:
             click.echo(f"Error: {error}", err=True)
             sys.exit(1)
+        except KeyboardInterrupt:
+            click.echo("Interrupted: files already finished are complete; rerun the same command to resume"
+                       " (train, experiment) or to start again.", err=True)
+            sys.exit(130)
 
     return wrapper
 
