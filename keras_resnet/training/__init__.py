@@ -5,7 +5,8 @@ tf.distribute strategy), ``precision`` (mixed precision, XLA), ``optimizers``
 (SGD/AdamW, weight decay on kernels only), ``schedules`` (step, cosine,
 warm-up), ``callbacks`` (NaN guard, history, resumable checkpoints),
 ``history_plot``, ``multiworker_fix`` (keras-team/keras#20585), ``artifacts``
-(atomic writes) and ``train`` (the run itself).
+(atomic writes), ``transfer`` (pretrained backbone, new head, frozen then
+fine-tuned) and ``train`` (the run itself).
 """
 
 from keras_resnet.training.config import TrainConfig, load_config_file, resolve_config

@@ -75,11 +75,12 @@ def current_learning_rate(model):
 class HistoryRecorder(keras.callbacks.Callback):
     """Keeps the per-epoch history across resumed runs; writes history.json and history.png each epoch."""
 
-    def __init__(self, run_dir, history=None, write=True):
+    def __init__(self, run_dir, history=None, write=True, unfrozen_after=None):
         super().__init__()
         self.run_dir = run_dir
         self.history = {key: list(values) for key, values in (history or {}).items()}
         self.write = write
+        self.unfrozen_after = unfrozen_after  # transfer learning: epochs trained with a frozen backbone
 
     @property
     def epochs(self) -> int:
@@ -100,7 +101,7 @@ class HistoryRecorder(keras.callbacks.Callback):
 
     def save(self):
         write_json(os.path.join(self.run_dir, "history.json"), self.history)
-        plot_history(self.history, os.path.join(self.run_dir, "history.png"))
+        plot_history(self.history, os.path.join(self.run_dir, "history.png"), unfrozen_after=self.unfrozen_after)
 
 
 class RunCheckpoint(keras.callbacks.Callback):
@@ -110,8 +111,9 @@ class RunCheckpoint(keras.callbacks.Callback):
     """
 
     def __init__(self, directory, recorder: HistoryRecorder, guard: NanGuard, every_steps=0, write=True,
-                 before_save=None):
+                 before_save=None, extra_state=None):
         super().__init__()
+        self.extra_state = dict(extra_state or {})  # written into checkpoint.json, e.g. the training phase
         self.before_save = before_save  # e.g. averaging BatchNorm statistics over replicas
         self.directory = directory
         self.recorder = recorder
@@ -155,7 +157,7 @@ class RunCheckpoint(keras.callbacks.Callback):
         history = {key: values[:epochs_done] for key, values in self.recorder.history.items()}
         write_json(os.path.join(self.directory, STATE_FILE), {
             "weights": os.path.basename(path), "epochs_done": epochs_done, "steps_in_epoch": steps_in_epoch,
-            "step": step, "history": history,
+            "step": step, "history": history, **self.extra_state,
         })
         self.last_path = path
         for old in sorted(glob.glob(os.path.join(self.directory, "ckpt-*.weights.h5")))[:-KEEP_CHECKPOINTS]:

@@ -14,6 +14,7 @@ import json
 import os
 
 from keras_resnet.errors import KerasResnetError
+from keras_resnet.training.transfer import RESERVED_MODEL_OPTIONS, fine_tune_rate
 
 OPTIMIZERS = ("sgd", "adamw")
 SCHEDULES = ("step", "cosine", "constant")
@@ -26,6 +27,7 @@ BAD_IMAGE = ("error", "skip")
 # Per-optimizer defaults for options left at None.
 DEFAULT_LEARNING_RATE = {"sgd": 0.1, "adamw": 1e-3}  # for a global batch of REFERENCE_BATCH_SIZE
 DEFAULT_WEIGHT_DECAY = {"sgd": 1e-4, "adamw": 0.05}
+DEFAULT_FINE_TUNE_FACTOR = "0.1x"  # fine-tuning after the frozen epochs runs at a tenth of the learning rate
 REFERENCE_BATCH_SIZE = 128  # He et al. 2015, CIFAR-10: lr 0.1 at batch 128
 
 # Options that may differ when a run is resumed: they change how, not what, is trained.
@@ -40,6 +42,10 @@ class TrainConfig:
     # model
     model: str = "resnet20"  # a zoo name (keras-resnet models), or resnetN/plainN for any CIFAR depth 6n+2
     model_options: dict = dataclasses.field(default_factory=dict)  # e.g. {"stochastic_depth": 0.1}
+    # transfer learning: a pretrained backbone and a new head for the data's classes
+    weights: str | None = None  # imagenet | PATH (.keras, .weights.h5, keras.applications .h5); None: from scratch
+    freeze_epochs: int = 0  # with weights: train only the new head this many epochs (backbone + its BN frozen)
+    fine_tune_learning_rate: float | str | None = None  # after freeze_epochs: a rate, or "0.1x" of learning_rate
     # data
     data: str = "bundled"  # bundled | folder | .npz | TFRecords | tfds:NAME | cifar10, cifar100, mnist, fashion_mnist
     image_size: int | list | None = None  # resize to this (int or [h, w]); None keeps the dataset's size
@@ -161,6 +167,11 @@ def validate(config: TrainConfig) -> TrainConfig:
     c.model = str(c.model).strip().lower()
     if not isinstance(c.model_options, dict):
         raise KerasResnetError(f"model_options={c.model_options!r} must be a mapping, e.g. {{stochastic_depth: 0.1}}")
+    for key in RESERVED_MODEL_OPTIONS:
+        if key in c.model_options:
+            fix = ("pass it as the weights option (--weights)" if key == "weights"
+                   else "remove it: train builds the model with a classifier head for the data's classes")
+            raise KerasResnetError(f"model option {key!r} is not for train: {fix}")
     c.data = os.fspath(c.data) if c.data is not None else "bundled"
     if c.image_size is not None:
         if isinstance(c.image_size, (list, tuple)):
@@ -203,6 +214,7 @@ def validate(config: TrainConfig) -> TrainConfig:
         raise KerasResnetError(
             f"warmup_epochs={c.warmup_epochs} is not less than epochs={c.epochs}: shorten the warm-up"
         )
+    _validate_transfer(c)
     c.ema = _boolean("ema", c.ema)
     c.ema_momentum = _number("ema_momentum", c.ema_momentum, float, 0.0, 0.999999)
     c.sync_batchnorm = _boolean("sync_batchnorm", c.sync_batchnorm)
@@ -220,6 +232,42 @@ def validate(config: TrainConfig) -> TrainConfig:
     if c.run_dir is not None:
         c.run_dir = os.fspath(c.run_dir)
     return c
+
+
+def _validate_transfer(c: TrainConfig) -> None:
+    """weights / freeze_epochs / fine_tune_learning_rate, alone and together (in place)."""
+    if c.weights is not None:
+        c.weights = os.fspath(c.weights).strip() if isinstance(c.weights, (str, os.PathLike)) else c.weights
+        if not isinstance(c.weights, str) or not c.weights:
+            raise KerasResnetError(f"weights={c.weights!r} must be imagenet or the path of a weights file")
+        if c.weights.lower() == "imagenet":
+            c.weights = "imagenet"
+    c.freeze_epochs = _number("freeze_epochs", c.freeze_epochs, int, 0)
+    if not c.freeze_epochs:
+        if c.fine_tune_learning_rate is not None:
+            raise KerasResnetError(
+                f"fine_tune_learning_rate={c.fine_tune_learning_rate!r} applies only after freeze_epochs, which is 0: "
+                "add --freeze-epochs N, or set the rate with --learning-rate"
+            )
+        return
+    if c.weights is None:
+        raise KerasResnetError(
+            f"freeze_epochs={c.freeze_epochs} freezes a pretrained backbone, but no weights are given: add "
+            "--weights imagenet or --weights PATH, or drop --freeze-epochs"
+        )
+    if c.freeze_epochs >= c.epochs:
+        raise KerasResnetError(
+            f"freeze_epochs={c.freeze_epochs} leaves none of the {c.epochs} epochs to fine-tune the unfrozen "
+            f"network: raise --epochs above {c.freeze_epochs} or lower --freeze-epochs"
+        )
+    rate = DEFAULT_FINE_TUNE_FACTOR if c.fine_tune_learning_rate is None else c.fine_tune_learning_rate
+    c.fine_tune_learning_rate = fine_tune_rate(rate, c.learning_rate)
+    shortest = min(c.freeze_epochs, c.epochs - c.freeze_epochs)
+    if c.warmup_epochs >= shortest:
+        raise KerasResnetError(
+            f"warmup_epochs={c.warmup_epochs} is not less than the shorter training phase ({shortest} epochs; "
+            "each phase, frozen and fine-tuning, warms up): shorten the warm-up"
+        )
 
 
 def default_run_dir(model: str) -> str:

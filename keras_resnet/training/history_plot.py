@@ -5,9 +5,10 @@ from __future__ import annotations
 from keras_resnet.training.artifacts import atomic_path
 
 
-def plot_history(history: dict, path) -> None:
+def plot_history(history: dict, path, unfrozen_after: int | None = None) -> None:
     """Draws the loss and accuracy curves of ``history`` (Keras names: loss, val_loss, accuracy ...)
-    into the PNG at ``path``, atomically. Epochs are numbered from 1."""
+    into the PNG at ``path``, atomically. Epochs are numbered from 1. ``unfrozen_after``
+    (transfer learning) marks where the frozen-backbone epochs end."""
     from matplotlib.figure import Figure  # a bare Figure: no pyplot state, no display, caller's backend untouched
     from matplotlib.ticker import MaxNLocator
 
@@ -21,6 +22,8 @@ def plot_history(history: dict, path) -> None:
             points = [(epoch, v) for epoch, v in enumerate(values, start=1) if v is not None]
             if points:
                 axes.plot(*zip(*points), style, marker="o", markersize=3, label=label)
+        if unfrozen_after:
+            axes.axvline(unfrozen_after + 0.5, color="gray", linestyle=":", label="backbone unfrozen")
         axes.set_title(title)
         axes.set_xlabel("epoch")
         axes.xaxis.set_major_locator(MaxNLocator(integer=True))

@@ -9,6 +9,12 @@ The run directory holds ``config.json`` (the resolved options), ``labels.txt``,
 checkpoints (``checkpoints/``), the final float32 ``model.keras`` and
 ``metrics.json`` (written last: its presence means the run finished). Rerunning
 with the same ``run_dir`` resumes from the last checkpoint.
+
+Transfer learning (``weights=``, ``freeze_epochs=``, ``fine_tune_learning_rate=``; see
+``keras_resnet.training.transfer``) runs in two phases: the new head alone with the
+backbone frozen, then everything at the fine-tuning rate. Each phase is one ``model.fit``
+with its own optimizer and schedule; checkpoints record their phase, so a resumed run
+continues in the phase it was stopped in and never repeats the frozen epochs.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ import warnings
 from keras_resnet.errors import KerasResnetError
 from keras_resnet.training import callbacks as run_callbacks
 from keras_resnet.training import multiworker_fix
+from keras_resnet.training import transfer
 from keras_resnet.training.artifacts import atomic_path, read_json, write_json
 from keras_resnet.training.config import TrainConfig, default_run_dir, differences, resolve_config
 from keras_resnet.training.precision import choose_jit_compile, choose_precision, dtype_policy
@@ -88,12 +95,13 @@ class _Plan:
     drop_remainder: bool
     steps_per_epoch: int
     learning_rate: float
+    fine_tune_learning_rate: float | None  # transfer learning with freeze_epochs: the rate once unfrozen
     precision: str
     jit_compile: bool
     augment: str
 
 
-def _plan(config, splits, choice) -> _Plan:
+def _plan(config, splits, choice, augment_shape=None) -> _Plan:
     global_batch = config.batch_size * choice.replicas
     drop = choice.distributed
     images = len(splits.train)
@@ -108,10 +116,90 @@ def _plan(config, splits, choice) -> _Plan:
     return _Plan(
         global_batch=global_batch, drop_remainder=drop, steps_per_epoch=steps,
         learning_rate=scaled_learning_rate(config.learning_rate, global_batch, config.reference_batch_size),
+        fine_tune_learning_rate=(
+            scaled_learning_rate(config.fine_tune_learning_rate, global_batch, config.reference_batch_size)
+            if config.freeze_epochs else None),
         precision=choose_precision(config.precision, choice.kind),
         jit_compile=choose_jit_compile(config.jit_compile, choice.kind),
-        augment=_augment(config.augment, splits.image_shape),
+        augment=_augment(config.augment, augment_shape or splits.image_shape),
     )
+
+
+@dataclasses.dataclass
+class _Phase:
+    """One ``model.fit`` of the run: epochs [start, end) at ``learning_rate``, backbone frozen or not."""
+
+    number: int  # 1, 2: recorded in each checkpoint so a resumed run knows where it stopped
+    start: int
+    end: int
+    learning_rate: float
+    frozen: bool
+
+    def describe(self) -> dict:
+        return {"phase": self.number, "epochs": [self.start, self.end], "backbone_frozen": self.frozen,
+                "learning_rate_used": self.learning_rate}
+
+
+def _phases(config, plan) -> list[_Phase]:
+    """One phase for ordinary training; frozen head-only epochs, then fine-tuning, with ``freeze_epochs``."""
+    if not config.freeze_epochs:
+        return [_Phase(1, 0, config.epochs, plan.learning_rate, frozen=False)]
+    return [_Phase(1, 0, config.freeze_epochs, plan.learning_rate, frozen=True),
+            _Phase(2, config.freeze_epochs, config.epochs, plan.fine_tune_learning_rate, frozen=False)]
+
+
+def _start_phase(phases, state) -> int:
+    """Index of the phase the checkpoint ``state`` was written in (0 for a fresh start)."""
+    if not state or len(phases) == 1:
+        return 0
+    number = state.get("phase")
+    if number is None:  # a checkpoint without the field: only the end of the last frozen epoch is ambiguous
+        frozen_end = phases[0].end
+        done, partial = state["epochs_done"], state.get("steps_in_epoch", 0)
+        number = 1 if done < frozen_end or (done == frozen_end and not partial) else 2
+    return max(0, min(len(phases) - 1, int(number) - 1))
+
+
+def _pretrained(config):
+    """The weights to start from: read from ``config.weights``, or, when resuming a run (whose checkpoint
+    holds every weight), only what its config.json recorded about them."""
+    if config.weights is None:
+        return None
+    if run_callbacks.read_checkpoint_state(os.path.join(config.run_dir, "checkpoints")):
+        record = transfer.recorded(read_json(os.path.join(config.run_dir, "config.json")), config)
+        if record is not None:
+            return record
+    return transfer.load_pretrained(config)
+
+
+def _fit_channels(splits, config, pretrained, choice):
+    """Converts the data to the channels the pretrained weights take (gray <-> RGB), or says how.
+
+    Returns the splits and the shape augmentation is chosen for (the data's own: converted digits stay unmirrored).
+    """
+    from keras_resnet.data import LabeledImages
+    from keras_resnet.data.images import convert_channels
+
+    native = splits.image_shape
+    needed = pretrained.channels if pretrained else None
+    if needed is None or native[-1] == needed:
+        if needed is not None:
+            config.channels = needed
+        return splits, native
+    where = "the ImageNet weights take" if pretrained.source == "imagenet" else f"--weights '{pretrained.source}' takes"
+    if config.channels is not None:
+        raise KerasResnetError(
+            f"--channels {config.channels} gives {native[-1]}-channel images but {where} {needed}: pass "
+            f"--channels {needed} (or leave --channels out to convert automatically)"
+        )
+    if any(not isinstance(split, LabeledImages) for split in splits.splits().values()):
+        raise KerasResnetError(f"the data has {native[-1]} channel(s) but {where} {needed}: pass --channels {needed}")
+    splits = dataclasses.replace(splits, **{
+        name: LabeledImages(convert_channels(split.images, needed), split.labels)
+        for name, split in splits.splits().items()})
+    config.channels = needed  # recorded in config.json: the run as it really was
+    _say(choice, config, f"Converted the {native[-1]}-channel images to {needed} channel(s): {where} {needed}")
+    return splits, native
 
 
 def _pipelines(splits, config, plan, classes):
@@ -186,14 +274,15 @@ def _check_run_dir(run_dir, config, checkpoint_dir, plan):
     return state
 
 
-def _save_float32_model(model, config, input_shape, classes, path, write):
+def _save_float32_model(model, config, input_shape, classes, path, write, model_options=None):
     """Rebuilds the network with float32 layers, copies the trained weights (mixed-precision training keeps
     float32 variables, so nothing is rounded) and saves it atomically after a reload check."""
     import keras
     import numpy as np
 
     with dtype_policy("float32"):
-        exported = build_network(config.model, input_shape, classes, config.model_options)
+        exported = _build_model(config, input_shape, classes,
+                                config.model_options if model_options is None else model_options)
     exported.set_weights(model.get_weights())
     if not write:
         return exported
@@ -212,27 +301,52 @@ def _all_layers(layer):
         yield from _all_layers(inner)
 
 
-def _compiled_model(config, plan, input_shape, classes):
-    """The network, compiled with our optimizer, schedule, loss and metrics (call under policy and scope)."""
+def _build_model(config, input_shape, classes, model_options):
+    """The network for the data; a too-small image size names the flag that fixes it."""
+    try:
+        return build_network(config.model, input_shape, classes, model_options)
+    except KerasResnetError as error:
+        least = re.search(r"too small.*at least (\d+)", str(error))
+        if not least:
+            raise
+        raise KerasResnetError(f"{error}: pass --image-size {least[1]} or larger") from None
+
+
+def _compiled_model(config, plan, input_shape, classes, model_options=None, phase=None, pretrained=None):
+    """The network (pretrained weights in, when given), compiled with our optimizer, schedule, loss and
+    metrics for ``phase`` (call under policy and scope). Returns it and its running statistics (the
+    variables no optimizer trains, e.g. BatchNorm moving means: replicas average them before a checkpoint)."""
     import keras
 
-    from keras_resnet.training.optimizers import make_optimizer
-
-    model = build_network(config.model, input_shape, classes, config.model_options)
+    model = _build_model(config, input_shape, classes,
+                         config.model_options if model_options is None else model_options)
+    if pretrained is not None:
+        transfer.load_into(model, pretrained, config.model)
     if config.sync_batchnorm:
         for layer in _all_layers(model):
             if isinstance(layer, keras.layers.BatchNormalization):
                 layer.synchronized = True
-    schedule = WarmupSchedule(plan.learning_rate, plan.steps_per_epoch * config.epochs, config.schedule,
+    statistics = list(model.non_trainable_variables)  # before any freezing: statistics only
+    _compile(model, config, plan, classes, phase or _phases(config, plan)[0])
+    return model, statistics
+
+
+def _compile(model, config, plan, classes, phase):
+    """Freezes or unfreezes the backbone for ``phase``, then compiles with a new optimizer and a schedule
+    over the phase's epochs (a new optimizer because its state is per trainable variable)."""
+    from keras_resnet.training.optimizers import make_optimizer
+
+    transfer.set_backbone_trainable(model, not phase.frozen)
+    epochs = phase.end - phase.start
+    schedule = WarmupSchedule(phase.learning_rate, plan.steps_per_epoch * epochs, config.schedule,
                               warmup_steps=round(config.warmup_epochs * plan.steps_per_epoch),
                               milestones=config.step_milestones, factor=config.step_factor)
     loss, metrics = _loss_and_metrics(config, classes)
     model.compile(optimizer=make_optimizer(model, config, schedule), loss=loss, metrics=metrics,
                   jit_compile=plan.jit_compile, steps_per_execution=config.steps_per_execution)
-    return model
 
 
-def _restore(model, state, choice, config):
+def _restore(model, state, choice, config, phase=None):
     """Loads the checkpoint ``state`` (weights and optimizer); returns (epochs done, history so far)."""
     if not state:
         return 0, {}
@@ -245,21 +359,28 @@ def _restore(model, state, choice, config):
             f"checkpoint '{state['path']}' does not fit this model ({first_line[:200]}): resume with the "
             "options it was trained with, or pass another --run-dir"
         ) from None
+    where = ""
+    if config.freeze_epochs and phase is not None:
+        where = f", in phase {phase.number} ({'backbone frozen' if phase.frozen else 'fine-tuning'})"
     _say(choice, config, f"Resuming from checkpoint {state['path']}: {state['epochs_done']}/{config.epochs} "
-                         f"epochs done, optimizer step {state['step']}")
+                         f"epochs done, optimizer step {state['step']}{where}")
     return state["epochs_done"], state.get("history") or {}
 
 
-def _callbacks(model, config, choice, history):
+def _callbacks(model, config, choice, history, phase=None, statistics=None):
     """NaN guard, history files, resumable checkpoints and TensorBoard, in the order they must run."""
     import keras
 
     run_dir = config.run_dir
+    two_phases = bool(config.freeze_epochs) and phase is not None
     guard = run_callbacks.NanGuard()
-    recorder = run_callbacks.HistoryRecorder(run_dir, history, write=choice.is_chief)
+    recorder = run_callbacks.HistoryRecorder(run_dir, history, write=choice.is_chief,
+                                             unfrozen_after=config.freeze_epochs or None)
+    statistics = model.non_trainable_variables if statistics is None else statistics
     checkpoint = run_callbacks.RunCheckpoint(
         os.path.join(run_dir, "checkpoints"), recorder, guard, config.checkpoint_steps, write=choice.is_chief,
-        before_save=replica_average(choice.strategy, model.non_trainable_variables) if choice.distributed else None,
+        before_save=replica_average(choice.strategy, statistics) if choice.distributed else None,
+        extra_state={"phase": phase.number} if two_phases else None,
     )
     callbacks = [guard, recorder, checkpoint]
     if config.tensorboard and choice.is_chief:
@@ -287,7 +408,9 @@ def train(config=None, **options) -> TrainResult:
     :class:`keras_resnet.KerasResnetError`; a diverged run (loss NaN/inf) raises it too,
     after keeping the last good checkpoint. The learning rate is given for a global
     batch of ``reference_batch_size`` (128) and scaled linearly to the global batch
-    (per-replica ``batch_size`` x replicas).
+    (per-replica ``batch_size`` x replicas), and so is ``fine_tune_learning_rate``.
+    ``weights`` ("imagenet" or a file) starts from pretrained weights with a new head;
+    ``freeze_epochs`` trains that head alone first (see ``keras_resnet.training.transfer``).
     """
     config = resolve_config(config, **options)
     # First: MultiWorkerMirroredStrategy must be created before TensorFlow runs anything.
@@ -301,19 +424,28 @@ def train(config=None, **options) -> TrainResult:
 
     from keras_resnet.data import load_dataset, write_labels
 
+    pretrained = _pretrained(config)  # before the data: the weights decide its channels
     splits = load_dataset(config.data, image_size=config.image_size, channels=config.channels,
                           validation_split=config.validation_split, seed=config.seed,
                           on_bad_image=config.on_bad_image, data_dir=config.data_dir)
-    plan = _plan(config, splits, choice)
+    splits, augment_shape = _fit_channels(splits, config, pretrained, choice)
+    plan = _plan(config, splits, choice, augment_shape)
     config.augment = plan.augment
     run_dir, checkpoint_dir = config.run_dir, os.path.join(config.run_dir, "checkpoints")
     state = _check_run_dir(run_dir, config, checkpoint_dir, plan)
+    phases = _phases(config, plan)
+    model_options = {**config.model_options, **(pretrained.model_options if pretrained else {})}
     resolved = {
         "strategy": choice.kind, "replicas": choice.replicas, "global_batch_size": plan.global_batch,
         "learning_rate_used": plan.learning_rate, "precision": plan.precision, "jit_compile": plan.jit_compile,
         "steps_per_epoch": plan.steps_per_epoch, "image_shape": list(splits.image_shape),
         "classes": splits.num_classes,
     }
+    if pretrained:
+        resolved.update({"pretrained": pretrained.describe(), "model_options": model_options,
+                         "phases": [phase.describe() for phase in phases]})
+        if plan.fine_tune_learning_rate is not None:
+            resolved["fine_tune_learning_rate_used"] = plan.fine_tune_learning_rate
     if choice.is_chief:
         os.makedirs(run_dir, exist_ok=True)
         write_json(os.path.join(run_dir, "config.json"), {**config.to_dict(), "resolved": resolved})
@@ -330,22 +462,43 @@ def train(config=None, **options) -> TrainResult:
     train_data, validation_data, test_data = _pipelines(splits, config, plan, classes)
     scope = choice.strategy.scope() if choice.distributed else contextlib.nullcontext()
     started = time.time()
+    first = _start_phase(phases, state)
     with dtype_policy(plan.precision), scope:
-        model = _compiled_model(config, plan, splits.image_shape, classes)
+        # A resumed run takes every weight from its checkpoint: the pretrained file is not read into it again.
+        model, statistics = _compiled_model(config, plan, splits.image_shape, classes, model_options, phases[first],
+                                            pretrained if state is None else None)
         if choice.kind == "multi_worker":
             multiworker_fix.apply(model)
-        initial_epoch, history = _restore(model, state, choice, config)
-        guard, recorder, checkpoint, callbacks = _callbacks(model, config, choice, history)
-        model.fit(train_data, validation_data=validation_data, epochs=config.epochs, initial_epoch=initial_epoch,
-                  steps_per_epoch=plan.steps_per_epoch if config.steps_per_epoch else None,
-                  callbacks=callbacks, verbose=config.verbose, shuffle=False)  # the pipeline shuffles
-        if guard.failure is not None:
-            raise KerasResnetError(_nan_message(guard, plan, checkpoint.last_path))
+        initial_epoch, history = _restore(model, state, choice, config, phases[first])
+        resumed_epoch = initial_epoch
+        if pretrained and state is None:
+            _say(choice, config, f"Loaded {'ImageNet' if pretrained.source == 'imagenet' else pretrained.source} "
+                                 f"weights into the backbone; new head for {classes} classes")
+        for phase in phases[first:]:
+            if phase is not phases[first]:  # unfreeze: new optimizer and schedule at the fine-tuning rate
+                _compile(model, config, plan, classes, phase)
+            if len(phases) > 1 and initial_epoch < phase.end:
+                epochs = (f"epoch {phase.end}" if phase.end - phase.start == 1
+                          else f"epochs {phase.start + 1}-{phase.end}")
+                _say(choice, config, f"Phase {phase.number}, {epochs} of {config.epochs}: "
+                                     f"{'backbone frozen, training the new head' if phase.frozen else 'all layers'} "
+                                     f"at learning rate {phase.learning_rate:g}")
+            guard, recorder, checkpoint, callbacks = _callbacks(model, config, choice, history, phase, statistics)
+            # A phase already complete in the checkpoint still gets its (empty) fit: fit's end finalizes the
+            # weights (the EMA average) exactly as the uninterrupted run did.
+            model.fit(train_data, validation_data=validation_data, epochs=phase.end,
+                      initial_epoch=max(initial_epoch, phase.start),
+                      steps_per_epoch=plan.steps_per_epoch if config.steps_per_epoch else None,
+                      callbacks=callbacks, verbose=config.verbose, shuffle=False)  # the pipeline shuffles
+            if guard.failure is not None:
+                raise KerasResnetError(_nan_message(guard, plan, checkpoint.last_path))
+            history, initial_epoch = recorder.history, max(initial_epoch, phase.end)
         train_seconds = time.time() - started
         test = model.evaluate(test_data, verbose=0, return_dict=True) if test_data is not None else {}
     exported = _save_float32_model(model, config, splits.image_shape, classes,
-                                   os.path.join(run_dir, "model.keras"), write=choice.is_chief)
-    images_seen = (config.epochs - initial_epoch) * plan.steps_per_epoch * plan.global_batch
+                                   os.path.join(run_dir, "model.keras"), write=choice.is_chief,
+                                   model_options=model_options)
+    images_seen = (config.epochs - resumed_epoch) * plan.steps_per_epoch * plan.global_batch
     metrics_file = {
         **{f"test_{name}": float(value) for name, value in test.items()},
         **{f"final_{name}": values[-1] for name, values in recorder.history.items() if values},
@@ -356,7 +509,8 @@ def train(config=None, **options) -> TrainResult:
         "skipped_images": splits.skipped,
         "train_seconds": round(train_seconds, 2),
         "images_per_second": round(images_seen / train_seconds, 1),
-        "resumed_from": ({"epochs_done": state["epochs_done"], "step": state["step"]} if state else None),
+        "resumed_from": ({"epochs_done": state["epochs_done"], "step": state["step"],
+                          **({"phase": phases[first].number} if len(phases) > 1 else {})} if state else None),
         **resolved,
         "completed": True,  # metrics.json is written last: it marks a finished run
     }

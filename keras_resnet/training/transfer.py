@@ -1,0 +1,320 @@
+"""Transfer learning: a pretrained backbone, a new head for the user's classes, frozen then fine-tuned.
+
+``train(weights="imagenet" | PATH, freeze_epochs=N, fine_tune_learning_rate=...)`` builds the
+same network as an ordinary run (same layer names: ``avg_pool`` + ``predictions`` head, so
+export and resume see nothing new), copies the pretrained weights into every layer but the
+head by name, trains only the head for ``freeze_epochs`` epochs, then unfreezes everything.
+
+Where the weights come from, and the input preprocessing they need (the model takes raw
+0-255 pixels either way, because the matching preprocessing is built into it):
+
+- ``"imagenet"``: keras.applications' file for the zoo model (resnet50/101/152 and V2),
+  with "caffe" (v1) or "symmetric" (v2) preprocessing, as ``build_model`` does.
+- ``.keras`` (e.g. another run's ``model.keras``): the saved model's own preprocessing
+  layer is adopted (its scale and offset are matched to a ``preprocessing`` option).
+- keras.applications-style ``.h5``: the keras.applications convention, "caffe" (v1,
+  first-conv channels reversed: those files are BGR) or "symmetric" (v2).
+- ``.weights.h5`` (``model.save_weights``, or a run's checkpoint): holds no preprocessing;
+  the run's ``model_options`` (default "rescale") must be those the weights were trained with.
+
+A ``preprocessing`` model option that contradicts the weights is an error, not a silent mismatch.
+
+The data is converted to the channels the weights take when ``channels`` is left out (gray
+digits become RGB for ImageNet weights; augmentation is still chosen for the data's own
+channels, so digits are not mirrored); a ``channels`` that contradicts them is an error. Any
+image size the network accepts works (the backbone is convolutional; ImageNet weights do best
+near 224); one too small names ``--image-size``.
+
+Phases: phase 1 (``freeze_epochs``) trains the head at ``learning_rate``; phase 2 trains all
+layers at ``fine_tune_learning_rate`` (a rate, or a factor such as the default "0.1x"). Each
+phase has its own optimizer and runs ``schedule`` and ``warmup_epochs`` over its own epochs.
+With ``freeze_epochs=0`` the whole network trains from the weights at ``learning_rate``.
+While frozen, every backbone layer has ``trainable = False``; for BatchNormalization that
+also means inference mode in Keras 3 (``training and self.trainable``): moving statistics
+are used and left unchanged (stochastic depth, a regulariser, still drops units).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+
+import numpy as np
+
+from keras_resnet.errors import KerasResnetError
+
+HEAD_LAYERS = ("avg_pool", "top_dropout", "predictions")  # built fresh for the user's classes
+FIRST_CONV = "conv1_conv"
+PREPROCESSING_LAYER = "preprocessing"
+PREPROCESSING_KEYS = ("preprocessing", "pixel_mean", "pixel_std")
+# Keyword arguments of the model builders that train itself decides.
+RESERVED_MODEL_OPTIONS = ("include_top", "weights", "classes", "input_shape", "input_tensor", "pooling",
+                          "keras_module")
+
+
+@dataclasses.dataclass
+class Pretrained:
+    """Backbone weights by layer name, and what the model must look like to take them."""
+
+    source: str  # "imagenet" or the file given
+    kind: str  # imagenet | keras | keras_applications_h5 | weights_h5
+    layer_weights: dict  # {layer name: [arrays]}, first conv already in RGB order
+    channels: int | None  # input channels the first convolution takes (None: unknown)
+    model_options: dict  # preprocessing options that match the weights ({} : the run's own)
+
+    def describe(self) -> dict:
+        """For config.json: where the weights came from and what they imply (see ``recorded``)."""
+        return {"source": self.source, "kind": self.kind, "channels": self.channels, **self.model_options}
+
+
+def recorded(saved_config, config) -> Pretrained | None:
+    """What a run being resumed recorded about its weights (no arrays: the checkpoint holds every weight),
+    so a resume needs neither the weights file nor the download again. None when it recorded nothing."""
+    record = ((saved_config or {}).get("resolved") or {}).get("pretrained")
+    if not isinstance(record, dict) or record.get("source") != config.weights:
+        return None
+    options = {key: record[key] for key in PREPROCESSING_KEYS if key in record}
+    return Pretrained(record["source"], record.get("kind", "unknown"), {}, record.get("channels"), options)
+
+
+def _model_version(name: str) -> str:
+    return "v2" if name.endswith("v2") else "v1"
+
+
+def _check_preprocessing(config, required: dict, where: str) -> dict:
+    """``required`` unless the run's model options set a preprocessing the weights were not trained with."""
+    given = config.model_options.get("preprocessing", required.get("preprocessing"))
+    if "preprocessing" in config.model_options and given != required.get("preprocessing"):
+        raise KerasResnetError(
+            f"model option preprocessing={given!r} does not match {where}, trained with "
+            f"preprocessing={required.get('preprocessing')!r}: drop that model option (the matching "
+            "preprocessing is built into the model)"
+        )
+    return required
+
+
+def _imagenet(config) -> Pretrained:
+    from keras_resnet.training.precision import dtype_policy
+    from keras_resnet.weights import IMAGENET_PREPROCESSING, KERAS_APPLICATIONS_HASHES
+    from keras_resnet.zoo import build_model
+
+    if config.model not in KERAS_APPLICATIONS_HASHES:
+        raise KerasResnetError(
+            f"no ImageNet weights for model {config.model!r}: they exist for {', '.join(KERAS_APPLICATIONS_HASHES)}"
+            "; pick one of those with --model, or pass --weights PATH of a model of yours"
+        )
+    options = _check_preprocessing(config, {"preprocessing": IMAGENET_PREPROCESSING[_model_version(config.model)]},
+                                   "the ImageNet weights")
+    with dtype_policy("float32"):
+        backbone = build_model(config.model, weights="imagenet", include_top=False,
+                               **{**config.model_options, **options})
+    layer_weights = {layer.name: layer.get_weights() for layer in backbone.layers if layer.weights}
+    return Pretrained("imagenet", "imagenet", layer_weights, 3, options)
+
+
+def matching_preprocessing(layer, channels: int) -> dict:
+    """The ``preprocessing`` model options that rebuild ``layer`` (a saved model's Rescaling), or raise."""
+    import keras
+
+    from keras_resnet.models import IMAGENET_MEAN, IMAGENET_STD, PREPROCESSING, _preprocessing_layer
+
+    if layer is None:
+        return {"preprocessing": None}
+    if not isinstance(layer, keras.layers.Rescaling):
+        raise KerasResnetError(
+            f"the saved model's {PREPROCESSING_LAYER!r} layer is a {type(layer).__name__}, not Rescaling: "
+            "give a model saved by keras_resnet"
+        )
+    saved = layer.get_config()
+    scale = np.broadcast_to(np.asarray(saved["scale"], np.float64), (channels,))
+    offset = np.broadcast_to(np.asarray(saved["offset"], np.float64), (channels,))
+    for kind in PREPROCESSING:
+        if kind is None:
+            continue
+        candidate = _preprocessing_layer(keras, kind, channels, IMAGENET_MEAN, IMAGENET_STD).get_config()
+        if (np.allclose(np.broadcast_to(candidate["scale"], (channels,)), scale, rtol=1e-6)
+                and np.allclose(np.broadcast_to(candidate["offset"], (channels,)), offset, rtol=1e-6, atol=1e-9)):
+            return {"preprocessing": kind}
+    if np.any(scale <= 0):
+        raise KerasResnetError(
+            f"the saved model's preprocessing (scale {scale.tolist()}) is not one keras_resnet builds: "
+            "give a model saved by keras_resnet"
+        )
+    std = 1.0 / (255.0 * scale)  # standardize: (x / 255 - mean) / std = x * scale + offset
+    return {"preprocessing": "standardize", "pixel_mean": (-offset * std).tolist(), "pixel_std": std.tolist()}
+
+
+def _keras_file(config, path) -> Pretrained:
+    import keras
+
+    import keras_resnet  # noqa: F401  (registers our layers so saved models load)
+
+    try:
+        saved = keras.saving.load_model(path, compile=False, safe_mode=True)
+    except Exception as error:  # Keras raises many types for a bad file
+        reason = str(error).strip().splitlines()[0][:160] if str(error).strip() else type(error).__name__
+        raise KerasResnetError(
+            f"--weights '{path}' could not be loaded as a Keras model ({reason}): give a .keras file saved by "
+            "model.save(), e.g. another run's model.keras"
+        ) from None
+    channels = int(saved.inputs[0].shape[-1]) if getattr(saved, "inputs", None) else None
+    names = {layer.name for layer in saved.layers}
+    layer = saved.get_layer(PREPROCESSING_LAYER) if PREPROCESSING_LAYER in names else None
+    options = _check_preprocessing(config, matching_preprocessing(layer, channels or 3), f"'{path}'")
+    layer_weights = {layer.name: layer.get_weights() for layer in saved.layers if layer.weights}
+    return Pretrained(path, "keras", layer_weights, channels, options)
+
+
+def _keras_applications_h5(config, path) -> Pretrained:
+    from keras_resnet.weights import FIRST_CONV as APPLICATIONS_FIRST_CONV
+    from keras_resnet.weights import IMAGENET_PREPROCESSING, read_legacy_h5
+
+    options = {"preprocessing": config.model_options.get(
+        "preprocessing", IMAGENET_PREPROCESSING[_model_version(config.model)])}
+    layer_weights = read_legacy_h5(path)
+    if options["preprocessing"] == "caffe" and APPLICATIONS_FIRST_CONV in layer_weights:
+        arrays = list(layer_weights[APPLICATIONS_FIRST_CONV])  # BGR-trained first conv -> our RGB input
+        arrays[0] = arrays[0][:, :, ::-1, :]
+        layer_weights[APPLICATIONS_FIRST_CONV] = arrays
+    return Pretrained(path, "keras_applications_h5", layer_weights, _first_conv_channels(layer_weights), options)
+
+
+def _h5_layout(path):
+    """(classes of the head or None, input channels or None) of a Keras 3 ``.weights.h5`` file."""
+    import h5py
+
+    with h5py.File(path, "r") as file:
+        layers = file.get("layers")
+        if layers is None:
+            return None, None
+        dense = sorted((int(match[1] or 0), name) for name in layers
+                       if (match := re.fullmatch(r"dense(?:_(\d+))?", name)))
+        classes = None
+        if dense:
+            variables = layers[dense[-1][1]].get("vars")
+            if variables is not None and "1" in variables:
+                classes = int(variables["1"].shape[0])
+        conv = layers.get("conv2d/vars/0")
+        channels = int(conv.shape[2]) if conv is not None and len(conv.shape) == 4 else None
+    return classes, channels
+
+
+def _weights_h5(config, path) -> Pretrained:
+    from keras_resnet.training.precision import dtype_policy
+    from keras_resnet.training.train import build_network
+
+    classes, channels = _h5_layout(path)
+    options = dict(config.model_options)
+    if classes is None:
+        options["include_top"] = False
+    with dtype_policy("float32"):
+        template = build_network(config.model, (None, None, channels or 3), classes or 10, options)
+    try:
+        template.load_weights(path)
+    except Exception as error:  # ValueError for a misfit, OSError for a broken file
+        reason = str(error).strip().splitlines()[0][:160] if str(error).strip() else type(error).__name__
+        raise KerasResnetError(
+            f"--weights '{path}' does not fit model {config.model!r} ({reason}): pass the --model and "
+            "--model-option settings they were trained with, or give the run's .keras file"
+        ) from None
+    layer_weights = {layer.name: layer.get_weights() for layer in template.layers if layer.weights}
+    return Pretrained(path, "weights_h5", layer_weights, channels, {})
+
+
+def _first_conv_channels(layer_weights):
+    kernel = (layer_weights.get(FIRST_CONV) or [None])[0]
+    return int(kernel.shape[2]) if kernel is not None and kernel.ndim == 4 else None
+
+
+def load_pretrained(config) -> Pretrained | None:
+    """The weights ``config.weights`` names, read once (before the data: they decide its channels)."""
+    if config.weights is None:
+        return None
+    if config.weights == "imagenet":
+        return _imagenet(config)
+    from keras_resnet.weights import is_legacy_h5
+
+    path = config.weights
+    if not os.path.isfile(path):
+        raise KerasResnetError(
+            f"--weights '{path}' does not exist: give imagenet, or the path of a .keras / .weights.h5 file"
+        )
+    lower = path.lower()
+    if lower.endswith(".keras"):
+        return _keras_file(config, path)
+    if lower.endswith(".weights.h5"):
+        return _weights_h5(config, path)
+    if lower.endswith((".h5", ".hdf5")):
+        try:
+            legacy = is_legacy_h5(path) if lower.endswith(".h5") else False
+        except OSError:
+            legacy = False
+        if legacy:
+            return _keras_applications_h5(config, path)
+        raise KerasResnetError(
+            f"--weights '{path}' is not a keras.applications weight file (no layer_names): give a .keras or "
+            ".weights.h5 file"
+        )
+    raise KerasResnetError(
+        f"--weights '{path}' is not a weights file: give imagenet, a .keras, .weights.h5 or keras.applications .h5"
+    )
+
+
+def load_into(model, pretrained: Pretrained, model_name: str) -> int:
+    """Copies the pretrained weights into every layer of ``model`` but the new head; returns how many layers.
+
+    Every backbone layer must get weights and every pretrained backbone layer must be used: a file
+    of a deeper net would otherwise fill a shallower one's layers and leave the rest behind.
+    """
+    from keras_resnet.weights import load_layer_weights
+
+    imagenet = pretrained.source == "imagenet"
+    names = {layer.name for layer in model.layers if layer.weights}
+    unused = sorted(name for name in pretrained.layer_weights if name not in names and name not in HEAD_LAYERS)
+    if unused:
+        listed = ", ".join(unused[:3]) + (" ..." if len(unused) > 3 else "")
+        raise KerasResnetError(
+            f"{'the ImageNet weights' if imagenet else f'the weights in {pretrained.source!r}'} hold layers model "
+            f"{model_name!r} lacks ({listed}): they come from another architecture; pass the --model (and "
+            "--model-option settings) they were trained as"
+        )
+    try:
+        load_layer_weights(model, pretrained.layer_weights, "the ImageNet weights" if imagenet
+                           else repr(pretrained.source), skip_missing=HEAD_LAYERS)
+    except KerasResnetError as error:
+        raise KerasResnetError(
+            f"{error} (model {model_name!r}: pass the --model and --model-option settings the weights were "
+            "trained with)"
+        ) from None
+    return len(names - set(HEAD_LAYERS))
+
+
+def set_backbone_trainable(model, trainable: bool) -> None:
+    """Freezes (or unfreezes) every layer but the head; frozen BatchNorm runs in inference mode."""
+    for layer in model.layers:
+        if layer.name not in HEAD_LAYERS:
+            layer.trainable = trainable
+
+
+def fine_tune_rate(value, learning_rate: float):
+    """``value`` as a learning rate: a number, or ``"0.1x"`` (a factor of ``learning_rate``)."""
+    if isinstance(value, str):
+        text = value.strip().lower()
+        factor = text.endswith("x")
+        try:
+            number = float(text[:-1] if factor else text)
+        except ValueError:
+            number = None
+        if number is None or not np.isfinite(number):
+            raise KerasResnetError(
+                f"fine_tune_learning_rate={value!r} must be a rate (e.g. 0.001) or a factor of the learning rate "
+                "(e.g. 0.1x)"
+            )
+        value = number * learning_rate if factor else number
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0 or not np.isfinite(value):
+        raise KerasResnetError(
+            f"fine_tune_learning_rate={value!r} must be a positive rate (e.g. 0.001) or a factor of the learning "
+            "rate (e.g. 0.1x)"
+        )
+    return float(value)
