@@ -8,12 +8,12 @@ path, never half of one.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shutil
 import tempfile
 
 from keras_resnet.errors import KerasResnetError
+from keras_resnet.files import write_json, write_text  # noqa: F401  (one atomic writer for the package)
 
 
 def prepare_output_dir(path) -> str:
@@ -96,25 +96,6 @@ def staged(final, directory: bool = False):
     except BaseException:
         discard(temporary)
         raise
-
-
-def write_text(path, text: str) -> None:
-    """Writes UTF-8 ``text`` to ``path`` atomically."""
-    with staged(path) as temporary:
-        with open(temporary, "w", encoding="utf-8", newline="\n") as file:
-            file.write(text)
-
-
-def write_json(path, data) -> None:
-    """Writes ``data`` as indented JSON to ``path`` atomically."""
-    write_text(path, json.dumps(data, indent=2, default=_json_default) + "\n")
-
-
-def _json_default(value):
-    """NumPy scalars and arrays as plain JSON numbers and lists."""
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 def path_size(path: str) -> int:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
-import uuid
 
 from keras_resnet.errors import KerasResnetError
+from keras_resnet.files import write_text
 
 
 def check_class_names(class_names, where: str) -> list[str]:
@@ -27,20 +27,7 @@ def write_labels(path, class_names) -> None:
     """Writes ``class_names`` one per line; atomically (temporary file, then ``os.replace``)."""
     path = os.fspath(path)
     names = check_class_names(class_names, f"labels for '{path}'")
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    # A unique name opened with "x" (not mkstemp) so the file gets the usual umask permissions.
-    temporary = os.path.join(folder, f".{os.path.basename(path)}.{uuid.uuid4().hex[:12]}.tmp")
-    try:
-        with open(temporary, "x", encoding="utf-8", newline="\n") as file:
-            file.write("".join(name + "\n" for name in names))
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        raise
+    write_text(path, "".join(name + "\n" for name in names))
 
 
 def read_labels(path) -> list[str]:

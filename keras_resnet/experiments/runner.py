@@ -22,7 +22,7 @@ import time
 import numpy as np
 
 from keras_resnet.errors import KerasResnetError
-from keras_resnet.experiments.files import atomic_path, read_json, write_json
+from keras_resnet.files import atomic_path, read_json, write_json
 from keras_resnet.experiments.recipes import learning_rate_at, learning_rate_steps, make_schedule, resolve_budget
 
 STATE_FORMAT = 1
