@@ -39,6 +39,10 @@ def test_keras_applications_weights_map_into_ours(tmp_path, name, reference, mod
     shape = (64, 64, 3)
     theirs = getattr(keras.applications, reference)(weights=None, input_shape=shape)
     randomize(theirs)
+    # Random deep nets give logits in the hundreds, where float32 rounding (1e-6 relative, from a
+    # different summation order) moves saturated probabilities by 1e-5; a smaller head keeps them O(10).
+    head = theirs.get_layer("predictions")
+    head.set_weights([w * 0.01 for w in head.get_weights()])
     path = tmp_path / weights_module.imagenet_file_name(name, include_top=True)
     save_like_keras_applications(theirs, path)
     preprocessing = weights_module.IMAGENET_PREPROCESSING["v2" if name.endswith("v2") else "v1"]
