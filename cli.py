@@ -154,7 +154,8 @@ def _raise_if_gate_failed(report):
 @click.option("--formats", default="saved_model,tflite", show_default=True,
               help="Comma-separated: saved_model, tflite (or all).")
 @click.option("--quantize", "modes", default="all", show_default=True,
-              help="TFLite modes, comma-separated: float32, float16, dynamic, int8, int16x8 (or all).")
+              help="TFLite modes, comma-separated: float32, float16, dynamic, int8, int16x8 (or all); add qat for "
+                   "quantization-aware training then int8 (e.g. all,qat).")
 @click.option("--data", default=None,
               help="Dataset for calibration and verification: bundled, a folder, .npz, ... (default: the run's).")
 @click.option("--labels", "labels_file", default=None, type=click.Path(),
@@ -174,20 +175,45 @@ def _raise_if_gate_failed(report):
 @click.option("--eval-seconds", type=float, default=None,
               help="Cap each artifact's accuracy run in the report at about this many seconds (int16x8 is slow).")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of the calibration and verification picks.")
+@click.option("--qat-epochs", default=1, show_default=True, type=int,
+              help="With --quantize ...,qat: epochs of quantization-aware fine-tuning on the training data.")
+@click.option("--qat-learning-rate", default=1e-5, show_default=True, type=float,
+              help="Learning rate (Adam) of quantization-aware training (about 1% of a training rate).")
+@click.option("--prune", "prune", default=None, type=float, metavar="SPARSITY",
+              help="Also export a pruned model: this fraction of conv/dense weights zeroed, in [0, 1) (e.g. 0.5).")
+@click.option("--prune-epochs", default=2, show_default=True, type=int, help="Fine-tuning epochs while pruning.")
+@click.option("--prune-learning-rate", default=1e-4, show_default=True, type=float,
+              help="Learning rate (Adam) while pruning.")
+@click.option("--cluster", "cluster", default=None, type=int, metavar="N",
+              help="Also export a clustered model: N shared values per conv/dense kernel, N >= 2 (e.g. 16).")
+@click.option("--cluster-epochs", default=2, show_default=True, type=int, help="Fine-tuning epochs while clustering.")
+@click.option("--cluster-learning-rate", default=1e-4, show_default=True, type=float,
+              help="Learning rate (Adam) while clustering.")
 @_friendly_errors
 def export_command(source, out_dir, formats, modes, data, labels_file, calibration_size, int8_io, verify_images,
-                   min_agreement, report, max_drop, eval_seconds, seed):
-    """Export a run folder or .keras model to SavedModel and TFLite, each verified, with a report card."""
+                   min_agreement, report, max_drop, eval_seconds, seed, qat_epochs, qat_learning_rate, prune,
+                   prune_epochs, prune_learning_rate, cluster, cluster_epochs, cluster_learning_rate):
+    """Export a run folder or .keras model to SavedModel and TFLite, each verified, with a report card.
+
+    Quantization-aware training (--quantize ...,qat), pruning (--prune) and clustering (--cluster)
+    fine-tune the model on its training data first (tensorflow-model-optimization) and add their
+    .tflite files to the same verification and report card.
+    """
     from keras_resnet.export import export_all
 
     result = export_all(source, out_dir, formats=formats, modes=modes, data=data, labels_file=labels_file,
                         calibration_size=calibration_size, int8_io=int8_io, verify_images=verify_images,
                         min_agreement=min_agreement, evaluate=report, max_drop=max_drop,
-                        eval_seconds=eval_seconds, seed=seed)
+                        eval_seconds=eval_seconds, seed=seed, qat_epochs=qat_epochs,
+                        qat_learning_rate=qat_learning_rate, prune=prune, prune_epochs=prune_epochs,
+                        prune_learning_rate=prune_learning_rate, cluster=cluster, cluster_epochs=cluster_epochs,
+                        cluster_learning_rate=cluster_learning_rate)
     for name, entry in result.manifest["artifacts"].items():
         check = entry["verification"]
         verdict = (f"max |diff| {check['max_abs_diff']:.1e}" if check.get("tolerance") is not None
                    else f"top-1 agreement {check['top1_agreement']:.1%}")
+        if entry.get("compression"):  # pruned / clustered / QAT files: how well they compress
+            verdict += f", gzip {_kib(entry['compression']['gzip_bytes'])}"
         click.echo(f"{os.path.relpath(entry['path'])}  {_kib(entry['size_bytes'])}  verified on "
                    f"{check['images']} images: {verdict}")
     if result.report:

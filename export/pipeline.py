@@ -7,7 +7,9 @@
 Order of work: check every option first (formats, modes, output folder, data
 shapes), then write ``labels.txt``, the SavedModel and one ``.tflite`` per mode,
 each staged, verified against the float32 Keras model and only then moved into
-place; then ``export.json`` (what was made, from what, how it verified) and, with
+place; then the fine-tuned variants asked for (``"qat"`` among the modes,
+``prune``, ``cluster``: see ``optimize``), each verified against its own fine-tuned
+model; then ``export.json`` (what was made, from what, how it verified) and, with
 held-out labels, ``report.json/.md/.png``.
 """
 
@@ -26,8 +28,9 @@ from keras_resnet.export import files
 from keras_resnet.export.calibration import (DEFAULT_CALIBRATION_SIZE, MIN_CALIBRATION_IMAGES, check_images,
                                              representative_dataset, representative_set, stratified_sample)
 from keras_resnet.export.labels import write_labels_file, write_sidecar
+from keras_resnet.export.optimize import Optimizations, parse_quantize
 from keras_resnet.export.source import float32_model, input_shape as model_input_shape, load_source
-from keras_resnet.export.tflite import FULL_INTEGER_MODES, INT8_IO_TYPES, MODES, parse_modes
+from keras_resnet.export.tflite import FULL_INTEGER_MODES, INT8_IO_TYPES, MODES
 from keras_resnet.export.verify import DEFAULT_MIN_AGREEMENT, DEFAULT_VERIFY_IMAGES, verify
 
 FORMATS = ("saved_model", "tflite")
@@ -44,6 +47,7 @@ class ExportResult:
     manifest: dict
     report: dict | None = None
     report_paths: dict | None = None
+    models: dict = dataclasses.field(default_factory=dict)  # fine-tuned tf_keras models by variant (qat, pruned ...)
 
     @property
     def gate_passed(self) -> bool:
@@ -78,7 +82,13 @@ def export_all(model_or_path, out_dir, *, formats=FORMATS, modes=MODES, class_na
                int8_io: str = "uint8", verify_images: int = DEFAULT_VERIFY_IMAGES,
                min_agreement: float = DEFAULT_MIN_AGREEMENT, evaluate: bool = True, max_drop: float | None = None,
                latency_runs: int = 50, eval_seconds: float | None = None, stem: str = "model",
-               progress: bool = True) -> ExportResult:
+               progress: bool = True, qat_epochs: int = Optimizations.qat_epochs,
+               qat_learning_rate: float = Optimizations.qat_learning_rate, prune: float | None = None,
+               prune_epochs: int = Optimizations.prune_epochs,
+               prune_learning_rate: float = Optimizations.prune_learning_rate, cluster: int | None = None,
+               cluster_epochs: int = Optimizations.cluster_epochs,
+               cluster_learning_rate: float = Optimizations.cluster_learning_rate,
+               fine_tune_batch_size: int = Optimizations.batch_size) -> ExportResult:
     """Exports ``model_or_path`` (keras.Model, ``.keras`` file or training run folder) to ``out_dir``.
 
     Data: arrays (``calibration_images``/``labels`` from the training split,
@@ -89,10 +99,21 @@ def export_all(model_or_path, out_dir, *, formats=FORMATS, modes=MODES, class_na
     report is made. ``eval_seconds`` caps each artifact's accuracy run in the report
     (int16x8 runs on slow reference kernels); ``max_drop`` sets ``report["gate"]``. Returns an ``ExportResult``; raises ``KerasResnetError`` on bad
     input or a failed verification (nothing half-written is left behind).
+
+    Fine-tuned variants (tfmot, on the training images, i.e. the calibration images and labels):
+    ``"qat"`` among ``modes`` (quantization-aware training, ``qat_epochs`` at ``qat_learning_rate``,
+    then ``model_qat_int8.tflite``), ``prune=SPARSITY`` and ``cluster=N`` (``model_pruned_*`` /
+    ``model_clustered_*``: float32, and int8 when int8 is among the modes).
     """
     started = time.perf_counter()
     formats = parse_formats(formats)
-    modes = parse_modes(modes) if "tflite" in formats else []
+    modes, qat = parse_quantize(modes) if "tflite" in formats else ([], False)
+    optimizations = Optimizations(
+        qat=qat, qat_epochs=qat_epochs, qat_learning_rate=qat_learning_rate, prune=prune, prune_epochs=prune_epochs,
+        prune_learning_rate=prune_learning_rate, cluster=cluster, cluster_epochs=cluster_epochs,
+        cluster_learning_rate=cluster_learning_rate, batch_size=fine_tune_batch_size).check()
+    if "tflite" not in formats and (prune is not None or cluster is not None):
+        raise KerasResnetError("pruning and clustering make .tflite artifacts: add tflite to --formats")
     if int8_io not in INT8_IO_TYPES:
         raise KerasResnetError(f"unknown int8 I/O type {int8_io!r}: choose {' or '.join(INT8_IO_TYPES)}")
     if int(calibration_size) < MIN_CALIBRATION_IMAGES:
@@ -125,14 +146,22 @@ def export_all(model_or_path, out_dir, *, formats=FORMATS, modes=MODES, class_na
             else:
                 warnings.warn(f"the model's class names {names[:3]}... differ from the data's "
                               f"{loaded.class_names[:3]}...; using the model's", stacklevel=2)
-    needs_calibration = any(mode in FULL_INTEGER_MODES for mode in modes)
+    needs_calibration = any(mode in FULL_INTEGER_MODES for mode in modes) or optimizations.needs_calibration(modes)
     calibration = None
     if needs_calibration:
         if calibration_images is None:
+            wanted = [m for m in modes if m in FULL_INTEGER_MODES] + optimizations.requested
             raise KerasResnetError(
-                f"{' and '.join(m for m in modes if m in FULL_INTEGER_MODES)} need calibration images: pass "
+                f"{' and '.join(wanted)} need calibration images: pass "
                 "--data SOURCE (e.g. bundled, or your training folder), or leave those modes out of --quantize")
         calibration = representative_set(calibration_images, calibration_labels, calibration_size, seed, shape)
+    if optimizations.requested:
+        from keras_resnet.export.fine_tune import check_training_data
+        from keras_resnet.export.source import output_classes
+
+        calibration_images, calibration_labels = check_training_data(
+            calibration_images, calibration_labels, shape, output_classes(model),
+            " and ".join(optimizations.requested))
     synthetic = heldout_images is None
     if synthetic:
         from keras_resnet.export.datasets import synthetic_images
@@ -201,39 +230,63 @@ def export_all(model_or_path, out_dir, *, formats=FORMATS, modes=MODES, class_na
                                                 "seconds": round(time.perf_counter() - began, 2)}
         paths["saved_model"] = final
 
-    if modes:
+    tflite_keys, optimized_models = [], {}
+    if modes or optimizations.requested:
         from keras_resnet.export.runtime import TFLiteArtifact
         from keras_resnet.export.tflite import convert, embed_metadata, tflite_name, write_conversion_source
 
+        def write_tflite(conversion_source, mode, key, file_stem, expected, extra=None):
+            """Converts, embeds metadata, verifies against ``expected`` and moves one ``.tflite`` into place."""
+            began = time.perf_counter()
+            final = os.path.join(out, tflite_name(file_stem, mode))
+            dataset = (representative_dataset(calibration, progress)
+                       if mode in FULL_INTEGER_MODES else None)
+            content = convert(conversion_source, mode, dataset, int8_io)
+            info = {**common, "format": "tflite", "mode": mode,
+                    "int8_io": int8_io if mode == "int8" else None,
+                    "calibration": calibration_info if mode in FULL_INTEGER_MODES else None, **(extra or {})}
+            content = embed_metadata(content, info)
+            what = f"TFLite {mode}" + (f" ({extra['optimization']['variant']})" if extra else "")
+            with files.staged(final) as temporary:
+                with open(temporary, "wb") as handle:
+                    handle.write(content)
+                artifact = TFLiteArtifact(temporary, names)
+                result = verify(artifact, verify_x, expected, mode, final, min_agreement, progress, label=what)
+                result["synthetic"] = synthetic
+                io = artifact.io()
+                info.update({"input": io["input"], "output": io["output"], "ops": artifact.ops(),
+                             "verification": result, "size_bytes": len(content),
+                             "pixels": "raw 0-255 values, channels last; quantized inputs use the scale and "
+                                       "zero point above (uint8 I/O: scale 1, zero point 0)"})
+                artifact.close()
+                write_sidecar(final, info)
+            paths[key] = final
+            tflite_keys.append(key)
+            manifest["artifacts"][key] = {"path": final, "size_bytes": len(content), "verification": result,
+                                          "seconds": round(time.perf_counter() - began, 2)}
+
         with tempfile.TemporaryDirectory(prefix="keras_resnet_export_") as scratch:
-            conversion_source = write_conversion_source(model, os.path.join(scratch, "float_graph"), shape)
-            for mode in modes:
-                began = time.perf_counter()
-                final = os.path.join(out, tflite_name(stem, mode))
-                dataset = (representative_dataset(calibration, progress)
-                           if mode in FULL_INTEGER_MODES else None)
-                content = convert(conversion_source, mode, dataset, int8_io)
-                info = {**common, "format": "tflite", "mode": mode,
-                        "int8_io": int8_io if mode == "int8" else None,
-                        "calibration": calibration_info if mode in FULL_INTEGER_MODES else None}
-                content = embed_metadata(content, info)
-                with files.staged(final) as temporary:
-                    with open(temporary, "wb") as handle:
-                        handle.write(content)
-                    artifact = TFLiteArtifact(temporary, names)
-                    result = verify(artifact, verify_x, reference, mode, final, min_agreement, progress,
-                                    label=f"TFLite {mode}")
-                    result["synthetic"] = synthetic
-                    io = artifact.io()
-                    info.update({"input": io["input"], "output": io["output"], "ops": artifact.ops(),
-                                 "verification": result, "size_bytes": len(content),
-                                 "pixels": "raw 0-255 values, channels last; quantized inputs use the scale and "
-                                           "zero point above (uint8 I/O: scale 1, zero point 0)"})
-                    artifact.close()
-                    write_sidecar(final, info)
-                paths[mode] = final
-                manifest["artifacts"][mode] = {"path": final, "size_bytes": len(content), "verification": result,
-                                               "seconds": round(time.perf_counter() - began, 2)}
+            if modes:
+                conversion_source = write_conversion_source(model, os.path.join(scratch, "float_graph"), shape)
+                for mode in modes:
+                    write_tflite(conversion_source, mode, mode, stem, reference)
+            if optimizations.requested:
+                from keras_resnet.export.compression import tflite_compression
+                from keras_resnet.export.optimize import predict, variants
+
+                manifest["optimizations"] = {}
+                for variant in variants(model, optimizations, calibration_images, calibration_labels, modes,
+                                        check_images=verify_x, seed=seed, progress=progress):
+                    # Each variant is verified against its own fine-tuned model, on the reference's device.
+                    expected = predict(variant.model, verify_x)
+                    source_dir = write_conversion_source(variant.model, os.path.join(scratch, variant.name), shape)
+                    for mode in variant.modes:
+                        key = f"{variant.name}_{mode}"
+                        write_tflite(source_dir, mode, key, f"{stem}_{variant.name}", expected,
+                                     {"optimization": variant.info})
+                        manifest["artifacts"][key]["compression"] = tflite_compression(paths[key])
+                    manifest["optimizations"][variant.name] = variant.info
+                    optimized_models[variant.name] = variant.model
 
     manifest["export_seconds"] = round(time.perf_counter() - started, 2)
     report = report_paths = None
@@ -241,7 +294,7 @@ def export_all(model_or_path, out_dir, *, formats=FORMATS, modes=MODES, class_na
         from keras_resnet.export.report import evaluate_artifacts, write_report
 
         keras_entry = source.path if source.path else source.model
-        artifacts = [keras_entry] + [paths[name] for name in ["saved_model", *modes] if name in paths]
+        artifacts = [keras_entry] + [paths[name] for name in ["saved_model", *tflite_keys] if name in paths]
         report = evaluate_artifacts(artifacts, heldout_images, heldout_labels, class_names=names,
                                     data=described or {"source": "given arrays"}, max_drop=max_drop,
                                     latency_runs=latency_runs, max_seconds=eval_seconds, seed=seed,
@@ -252,4 +305,4 @@ def export_all(model_or_path, out_dir, *, formats=FORMATS, modes=MODES, class_na
     manifest["total_seconds"] = round(time.perf_counter() - started, 2)
     files.write_json(os.path.join(out, MANIFEST_FILE), manifest)
     paths["manifest"] = os.path.join(out, MANIFEST_FILE)
-    return ExportResult(out, paths, manifest, report, report_paths)
+    return ExportResult(out, paths, manifest, report, report_paths, optimized_models)

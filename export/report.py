@@ -3,7 +3,9 @@
 For each artifact: top-1/top-5 accuracy, agreement with and top-1 drop against the
 float reference, file size, batch-1 latency (p50/p90, 1 thread and all threads),
 the share of ops in integer arithmetic and any float fallbacks, I/O dtypes and
-quantization. Written as ``report.json``, ``report.md`` and ``report.png``
+quantization; for fine-tuned variants (QAT, pruned, clustered) what made them, and for
+every .tflite then its gzip size, weight sparsity and distinct weight values. Written as
+``report.json``, ``report.md`` and ``report.png``
 (accuracy against size and against latency). ``max_drop`` turns it into a release
 gate: ``report["gate"]["passed"]`` is false when any artifact loses more top-1
 points than that against the float reference.
@@ -35,7 +37,8 @@ def _top_k_accuracy(probabilities, labels, k):
 
 
 def _pick_reference(artifacts, reference):
-    """Index of the float reference: the one named, else the Keras model, SavedModel or float32 .tflite."""
+    """Index of the float reference: the one named, else the Keras model, SavedModel or float32 .tflite
+    (not a fine-tuned one: pruned and clustered models are compared against it)."""
     if reference is not None:
         for index, artifact in enumerate(artifacts):
             if reference in (artifact.path, artifact.name) or (
@@ -44,7 +47,8 @@ def _pick_reference(artifacts, reference):
         raise KerasResnetError(f"reference '{reference}' is not among the artifacts: list it among them too")
     for kind, mode in (("keras", None), ("saved_model", None), ("tflite", "float32")):
         for index, artifact in enumerate(artifacts):
-            if artifact.kind == kind and (mode is None or artifact.mode == mode):
+            fine_tuned = bool((artifact.info or {}).get("optimization"))  # a pruned float32 is not the reference
+            if artifact.kind == kind and (mode is None or artifact.mode == mode) and not fine_tuned:
                 return index
     return None
 
@@ -108,11 +112,18 @@ def evaluate_artifacts(artifacts, images, labels, *, class_names=None, reference
             "ops": artifact.ops(),
             "calibration": (artifact.info or {}).get("calibration"),
             "verification": (artifact.info or {}).get("verification"),
+            "optimization": (artifact.info or {}).get("optimization"),
         })
         rows.append(row)
         predictions.append(probabilities)
         loaded.append(artifact)
         artifact.close()
+    if any(row["optimization"] for row in rows):  # pruning/clustering show in compressed size: measure every file
+        from keras_resnet.export.compression import tflite_compression
+
+        for row in rows:
+            if row["kind"] == "tflite" and row["path"]:
+                row["compression"] = tflite_compression(row["path"])
     reference_index = _pick_reference(loaded, reference)
     for row, probabilities in zip(rows, predictions):
         if reference_index is None:
@@ -201,6 +212,41 @@ def _percent(value):
     return "-" if value is None else f"{value * 100:.2f}%"
 
 
+_VARIANT_LABELS = {"qat": "QAT", "pruned": "pruned", "clustered": "clustered"}
+
+
+def _mode(row) -> str:
+    variant = (row.get("optimization") or {}).get("variant")
+    return f"{row['kind']} {row['mode']}" + (f" ({_VARIANT_LABELS.get(variant, variant)})" if variant else "")
+
+
+def _optimization(row) -> str:
+    info = row.get("optimization") or {}
+    if not info:
+        return "-"
+    detail = (f"{info['target_sparsity']:.0%} target sparsity" if "target_sparsity" in info else
+              f"{info['clusters']} clusters" if "clusters" in info else info.get("method", ""))
+    return f"{_VARIANT_LABELS.get(info.get('variant'), info.get('variant'))}: {detail}, {info.get('epochs')} epoch(s)"
+
+
+def _compression_lines(report) -> list[str]:
+    rows = [row for row in report["artifacts"] if row.get("compression")]
+    if not rows:
+        return []
+    lines = ["", "## Compression", "",
+             "Weights of the conv and dense layers as stored in each file (after BatchNorm folding and "
+             "quantization); distinct values are counted per output channel.", "",
+             "| Artifact | Mode | Fine-tuning | Top-1 | Size | Gzip size | Weight sparsity | Distinct values "
+             "per channel (max / mean) |",
+             "|---|---|---|---|---|---|---|---|"]
+    for row in rows:
+        stats = row["compression"]
+        lines.append(f"| {row['name']} | {_mode(row)} | {_optimization(row)} | {_percent(row['top1'])} "
+                     f"| {_kib(stats['size_bytes'])} | {_kib(stats['gzip_bytes'])} | {stats['sparsity']:.1%} "
+                     f"| {stats['max_unique_per_channel']} / {stats['mean_unique_per_channel']:g} |")
+    return lines
+
+
 def markdown(report: dict) -> str:
     """The report card as a Markdown table with its notes."""
     data = report["data"]
@@ -222,7 +268,7 @@ def markdown(report: dict) -> str:
         drop = "-" if row["top1_drop_points"] is None else f"{row['top1_drop_points']:+.2f}"
         partial = f" (n={row['images']})" if row.get("images", data["images"]) < data["images"] else ""
         lines.append(
-            f"| {row['name']} | {row['kind']} {row['mode']} | {_percent(row['top1'])}{partial} | {_percent(row['top5'])} "
+            f"| {row['name']} | {_mode(row)} | {_percent(row['top1'])}{partial} | {_percent(row['top5'])} "
             f"| {drop} | {_percent(row['agreement'])} | {_kib(row['size_bytes'])} | {_latency(row, '1')} "
             f"| {_latency(row, 'all')} | {integer} | {floats} | {_tensor(row.get('input'))} "
             f"| {_tensor(row.get('output'))} |")
@@ -231,6 +277,7 @@ def markdown(report: dict) -> str:
     for calibration in calibrations.values():
         lines += ["", f"Calibration: {calibration['images']} images (stratified, seed {calibration['seed']}) "
                       f"from {calibration.get('source') or 'the training data'}, SHA-256 `{calibration['sha256']}`."]
+    lines += _compression_lines(report)
     if report["warnings"]:
         lines += ["", "## Warnings", ""] + [f"- {note}" for note in report["warnings"]]
     if report.get("gate"):
@@ -258,7 +305,7 @@ def plot(report: dict, path: str) -> None:
     for index, row in enumerate(report["artifacts"]):
         style = {"marker": markers[index % len(markers)], "color": f"C{index % 10}", "s": 60, "alpha": 0.85}
         top1 = row["top1"] * 100
-        label = f"{row['name']} ({row['kind']} {row['mode']})"
+        label = f"{row['name']} ({_mode(row)})"
         handle = None
         if row["size_bytes"]:
             handle = size_axes.scatter(row["size_bytes"] / 1024, top1, **style)

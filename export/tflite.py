@@ -68,7 +68,9 @@ def write_conversion_source(model, folder: str, input_shape) -> str:
     import tensorflow as tf
 
     root = tf.Module()
-    root.model_variables = [variable.value for variable in model.variables]
+    # Keras 3 variables wrap a tf.Variable (.value); tf_keras ones (QAT, pruning) are tf.Variables.
+    root.model_variables = [variable if isinstance(variable, tf.Variable) else variable.value
+                            for variable in model.variables]
 
     @tf.function(input_signature=[tf.TensorSpec([None, *input_shape], tf.float32, name="image")],
                  autograph=False)

@@ -1,0 +1,94 @@
+"""Short fine-tuning of a tf_keras model (QAT, pruning, clustering) on raw uint8 training images.
+
+Shared by ``qat``, ``pruning`` and ``clustering``: checks the options, feeds the
+images as float32 raw pixels (the model rescales inside), shuffles with a fixed
+seed (no global seed is touched), and shows Keras progress bars when asked.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from keras_resnet.errors import KerasResnetError
+
+DEFAULT_BATCH_SIZE = 32
+
+
+def check_epochs(epochs, option: str = "--qat-epochs") -> int:
+    """A positive whole number of epochs, or a one-line error naming the option."""
+    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or int(epochs) < 1:
+        raise KerasResnetError(f"{option} {epochs!r}: give a whole number of fine-tuning epochs, at least 1 "
+                               f"(e.g. {option} 1)")
+    return int(epochs)
+
+
+def check_learning_rate(learning_rate, option: str = "--qat-learning-rate") -> float:
+    try:
+        value = float(learning_rate)
+    except (TypeError, ValueError):
+        value = float("nan")
+    if not 0.0 < value < 1.0:
+        raise KerasResnetError(f"{option} {learning_rate!r}: give a small positive learning rate (e.g. 1e-4)")
+    return value
+
+
+def check_training_data(images, labels, input_shape, classes: int, what: str):
+    """uint8 images and integer labels, one per image, within the model's classes."""
+    from keras_resnet.export.calibration import check_images
+
+    if images is None or labels is None:
+        raise KerasResnetError(f"{what} needs labelled training images: pass --data SOURCE (e.g. bundled, or "
+                               "your training folder), or calibration_images and calibration_labels")
+    images = check_images(images, input_shape, "training images")
+    labels = np.asarray(labels).reshape(-1)
+    if len(labels) != len(images):
+        raise KerasResnetError(f"{len(images)} training images but {len(labels)} labels: give one label per image")
+    if not len(labels):
+        raise KerasResnetError(f"{what} got no training images: give the training split (--data)")
+    if labels.min() < 0 or labels.max() >= classes:
+        raise KerasResnetError(f"training labels run from {labels.min()} to {labels.max()} but the model predicts "
+                               f"{classes} classes: fine-tune on the data the model was trained on")
+    return images, labels.astype(np.int64)
+
+
+def outputs_logits(model) -> bool:
+    """Whether a (not yet wrapped) model's last layer outputs logits rather than softmax probabilities."""
+    last = model.layers[-1]
+    activation = getattr(last, "activation", None)
+    name = getattr(activation, "__name__", str(activation))
+    return "softmax" not in name and last.__class__.__name__ != "Softmax"
+
+
+def as_float32(images, labels):
+    """uint8 pixels as float32 raw values 0-255 (the model's Rescaling layer scales them)."""
+    import tensorflow as tf
+
+    return tf.cast(images, tf.float32), labels
+
+
+def fine_tune(model, images, labels, *, epochs: int, learning_rate: float, from_logits: bool = False,
+              batch_size: int = DEFAULT_BATCH_SIZE, callbacks=(), seed: int = 0, progress: bool = True,
+              label: str = "Fine-tuning"):
+    """Compiles ``model`` (tf_keras, Adam at ``learning_rate``) and fits it; returns the history dict.
+
+    ``from_logits``: the model outputs logits (``outputs_logits`` of the model before tfmot wrapped it).
+    """
+    import sys
+
+    import tensorflow as tf
+
+    from keras_resnet.export.tfmot_env import tf_keras
+
+    keras2 = tf_keras()
+    model.compile(optimizer=keras2.optimizers.Adam(learning_rate),
+                  loss=keras2.losses.SparseCategoricalCrossentropy(from_logits=from_logits),
+                  metrics=["accuracy"])
+    data = (tf.data.Dataset.from_tensor_slices((images, labels))
+            .shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
+            .batch(int(batch_size))
+            .map(as_float32))
+    if progress:
+        print(f"{label}: {len(images)} images, {epochs} epoch(s), learning rate {learning_rate:g}", file=sys.stderr)
+    verbose = (1 if sys.stdout.isatty() else 2) if progress else 0  # bars on a terminal, a line per epoch in logs
+    history = model.fit(data, epochs=int(epochs), callbacks=list(callbacks), verbose=verbose)
+    return {key: [float(value) for value in values] for key, values in history.history.items()}
