@@ -20,26 +20,13 @@ from keras_resnet.training import callbacks as run_callbacks
 from keras_resnet.training import multiworker_fix, precision, strategy
 from keras_resnet.training.artifacts import atomic_path, write_json
 from keras_resnet.training.optimizers import decayed_variables, excluded_variables, make_optimizer
+from helpers import toy_npz
 
 # Keras 3.15 + NumPy 2 warn on every variable read; not ours to fix.
 pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
 
 FAST = dict(model="resnet8", epochs=2, batch_size=16, validation_split=0.25, augment="none",
             precision="float32", tensorboard=False, verbose=0)
-
-
-def toy_npz(path, train=64, test=16, size=16, seed=0):
-    """Two classes a network separates in a few steps: dark images (class 0) and bright ones (class 1)."""
-    rng = np.random.default_rng(seed)
-
-    def make(count):
-        labels = np.arange(count) % 2
-        images = rng.integers(0, 120, (count, size, size, 3)) + (labels * 120)[:, None, None, None]
-        return images.astype(np.uint8), labels.astype(np.int32)
-
-    (x_train, y_train), (x_test, y_test) = make(train), make(test)
-    np.savez(path, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
-    return str(path)
 
 
 @pytest.fixture(scope="module")

@@ -14,22 +14,9 @@ import textwrap
 import time
 
 import numpy as np
+from helpers import toy_npz
 
 TIMEOUT = 240  # seconds for any child process; these take 10-30 s on 2 cores
-
-
-def toy_npz(path, train=64, test=16, size=16, seed=0):
-    """Two classes a network separates in a few steps: dark images (class 0) and bright ones (class 1)."""
-    rng = np.random.default_rng(seed)
-
-    def make(count):
-        labels = np.arange(count) % 2
-        images = rng.integers(0, 120, (count, size, size, 3)) + (labels * 120)[:, None, None, None]
-        return images.astype(np.uint8), labels.astype(np.int32)
-
-    (x_train, y_train), (x_test, y_test) = make(train), make(test)
-    np.savez(path, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
-    return str(path)
 
 
 def child_env(**extra):

@@ -24,6 +24,7 @@ from keras_resnet.errors import KerasResnetError
 from keras_resnet.training import build_network, resolve_config, train, transfer
 from keras_resnet.training import callbacks as run_callbacks
 from keras_resnet.training.precision import dtype_policy
+from helpers import randomize
 
 pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
 
@@ -31,18 +32,6 @@ PRETRAINED_OPTIONS = {"preprocessing": "symmetric"}  # not our default: the run 
 FAST = dict(model="resnet8", batch_size=16, steps_per_epoch=2, precision="float32", schedule="constant",
             tensorboard=False, verbose=0, validation_split=0.2, learning_rate=0.1)
 BATCHNORM_STATISTICS = ("moving_mean", "moving_variance")
-
-
-def randomize(model, seed=0):
-    """Random weights, BatchNorm statistics included: nothing equals a fresh layer by chance."""
-    rng = np.random.default_rng(seed)
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.BatchNormalization):
-            gamma, beta, mean, variance = layer.get_weights()
-            layer.set_weights([rng.uniform(0.5, 1.5, gamma.shape), rng.normal(0, 0.1, beta.shape),
-                               rng.normal(0, 0.1, mean.shape), rng.uniform(0.5, 1.5, variance.shape)])
-        elif layer.weights:
-            layer.set_weights([w + rng.normal(0, 0.05, w.shape) for w in layer.get_weights()])
 
 
 def by_layer(model):

@@ -8,22 +8,11 @@ import pytest
 import keras_resnet
 import keras_resnet.weights as weights_module
 from keras_resnet import KerasResnetError, build_model
+from helpers import randomize
 
 SIX = [("resnet50", "ResNet50", "resnet"), ("resnet101", "ResNet101", "resnet"),
        ("resnet152", "ResNet152", "resnet"), ("resnet50v2", "ResNet50V2", "resnet_v2"),
        ("resnet101v2", "ResNet101V2", "resnet_v2"), ("resnet152v2", "ResNet152V2", "resnet_v2")]
-
-
-def randomize(model, seed=0):
-    """Random weights everywhere, BatchNorm statistics included (variances kept positive)."""
-    rng = np.random.RandomState(seed)
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.BatchNormalization):
-            gamma, beta, mean, variance = layer.get_weights()
-            layer.set_weights([rng.uniform(0.5, 1.5, gamma.shape), rng.normal(0, 0.1, beta.shape),
-                               rng.normal(0, 0.1, mean.shape), rng.uniform(0.5, 1.5, variance.shape)])
-        elif layer.weights:
-            layer.set_weights([w + rng.normal(0, 0.01, w.shape) for w in layer.get_weights()])
 
 
 def save_like_keras_applications(model, path):
@@ -38,7 +27,7 @@ def save_like_keras_applications(model, path):
 def test_keras_applications_weights_map_into_ours(tmp_path, name, reference, module):
     shape = (64, 64, 3)
     theirs = getattr(keras.applications, reference)(weights=None, input_shape=shape)
-    randomize(theirs)
+    randomize(theirs, weight_noise=0.01)
     # Random deep nets give logits in the hundreds, where float32 rounding (1e-6 relative, from a
     # different summation order) moves saturated probabilities by 1e-5; a smaller head keeps them O(10).
     head = theirs.get_layer("predictions")
