@@ -15,12 +15,11 @@ setup(
     long_description_content_type="text/markdown",
     license="Apache-2.0",
     python_requires=">=3.10",
-    # export/ and cli.py live at the repository root but install inside keras_resnet
-    # (export/ by package_dir, cli.py through the keras_resnet/cli.py symlink), so
-    # site-packages gets no generic top-level 'export' or 'cli'.
+    # export/ and cli.py live at the repository root but install inside keras_resnet, through
+    # the symlinks keras_resnet/export and keras_resnet/cli.py (so the source tree imports the
+    # same way): site-packages gets no generic top-level 'export' or 'cli'.
     packages=["keras_resnet", "keras_resnet.data", "keras_resnet.training", "keras_resnet.experiments",
               "keras_resnet.export"],
-    package_dir={"keras_resnet": "keras_resnet", "keras_resnet.export": "export"},
     package_data={"keras_resnet.data": ["bundled/*.npz", "bundled/README.md"]},
     install_requires=[
         "tensorflow>=2.18,<2.22",
