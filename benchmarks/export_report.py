@@ -162,8 +162,9 @@ def main(argv=None):
     text = json.dumps(output, indent=2)
     print(text)
     if args.json_out:
-        with open(args.json_out, "w", encoding="utf-8") as file:
-            file.write(text + "\n")
+        from keras_resnet.files import write_text
+
+        write_text(args.json_out, text + "\n")
     return output
 
 

@@ -11,7 +11,7 @@ plain tf_keras model whose kernels hold at most ``clusters`` distinct values eac
 from __future__ import annotations
 
 from keras_resnet.errors import KerasResnetError
-from keras_resnet.export.fine_tune import (DEFAULT_BATCH_SIZE, check_epochs, check_learning_rate,
+from keras_resnet.export.fine_tune import (DEFAULT_BATCH_SIZE, as_number, check_epochs, check_learning_rate,
                                            check_training_data, fine_tune, outputs_logits)
 
 DEFAULT_CLUSTER_EPOCHS = 2
@@ -21,10 +21,7 @@ CLUSTERED_LAYERS = ("Conv2D", "DepthwiseConv2D", "Dense")
 
 def check_clusters(clusters) -> int:
     """A whole number of clusters >= 2, or a one-line error."""
-    try:
-        value = float(clusters)
-    except (TypeError, ValueError):
-        value = float("nan")
+    value = as_number(clusters)
     if isinstance(clusters, bool) or not value.is_integer() or value < 2:
         raise KerasResnetError(f"--cluster {clusters!r}: give a whole number of shared weight values per kernel, "
                                "at least 2 (e.g. --cluster 16)")

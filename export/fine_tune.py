@@ -22,11 +22,16 @@ def check_epochs(epochs, option: str = "--qat-epochs") -> int:
     return int(epochs)
 
 
-def check_learning_rate(learning_rate, option: str = "--qat-learning-rate") -> float:
+def as_number(value) -> float:
+    """``value`` as a float; NaN (which fails every range check) when it is not a number."""
     try:
-        value = float(learning_rate)
+        return float(value)
     except (TypeError, ValueError):
-        value = float("nan")
+        return float("nan")
+
+
+def check_learning_rate(learning_rate, option: str = "--qat-learning-rate") -> float:
+    value = as_number(learning_rate)
     if not 0.0 < value < 1.0:
         raise KerasResnetError(f"{option} {learning_rate!r}: give a small positive learning rate (e.g. 1e-4)")
     return value

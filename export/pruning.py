@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 
 from keras_resnet.errors import KerasResnetError
-from keras_resnet.export.fine_tune import (DEFAULT_BATCH_SIZE, check_epochs, check_learning_rate,
+from keras_resnet.export.fine_tune import (DEFAULT_BATCH_SIZE, as_number, check_epochs, check_learning_rate,
                                            check_training_data, fine_tune, outputs_logits)
 
 DEFAULT_PRUNE_EPOCHS = 2
@@ -25,10 +25,7 @@ PRUNED_LAYERS = ("Conv2D", "DepthwiseConv2D", "Dense")
 
 def check_sparsity(sparsity) -> float:
     """A target sparsity in [0, 1), or a one-line error."""
-    try:
-        value = float(sparsity)
-    except (TypeError, ValueError):
-        value = float("nan")
+    value = as_number(sparsity)
     if isinstance(sparsity, bool) or not 0.0 <= value < 1.0:
         raise KerasResnetError(f"--prune {sparsity!r}: give the fraction of weights to zero, in [0, 1) "
                                "(e.g. --prune 0.5)")

@@ -79,9 +79,8 @@ def pretrained(tmp_path_factory):
     return path, by_layer(model)
 
 
-@pytest.fixture(scope="module")
-def finetuned(digits, pretrained, tmp_path_factory):
-    """One two-phase run in mixed bfloat16: 1 frozen epoch, 1 fine-tuning epoch. Spies on the weights as loaded."""
+def spy_on_loading(patch):
+    """Patches transfer.load_into to record every layer's weights as loaded; returns that record."""
     loaded = {}
     original = transfer.load_into
 
@@ -90,9 +89,16 @@ def finetuned(digits, pretrained, tmp_path_factory):
         loaded.update(by_layer(model))
         return count
 
+    patch.setattr(transfer, "load_into", spy)
+    return loaded
+
+
+@pytest.fixture(scope="module")
+def finetuned(digits, pretrained, tmp_path_factory):
+    """One two-phase run in mixed bfloat16: 1 frozen epoch, 1 fine-tuning epoch. Spies on the weights as loaded."""
     run_dir = str(tmp_path_factory.mktemp("runs") / "finetune")
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(transfer, "load_into", spy)
+        loaded = spy_on_loading(patch)
         result = train(data=digits, weights=pretrained[0], freeze_epochs=1, epochs=2, run_dir=run_dir,
                        **{**FAST, "precision": "mixed_bfloat16", "augment": "auto"})
     return result, loaded
@@ -304,15 +310,7 @@ def test_imagenet_weights_path_with_gray_data(digits, tmp_path, monkeypatch):
         save_weights_to_hdf5_group(file, source)
     monkeypatch.setitem(weights_module.KERAS_APPLICATIONS_HASHES, "resnet20", ("", ""))
     monkeypatch.setattr(zoo, "fetch_imagenet_weights", lambda name, include_top: str(path))
-    loaded = {}
-    original = transfer.load_into
-
-    def spy(model, weights, name):
-        count = original(model, weights, name)
-        loaded.update(by_layer(model))
-        return count
-
-    monkeypatch.setattr(transfer, "load_into", spy)
+    loaded = spy_on_loading(monkeypatch)
     with pytest.raises(KerasResnetError, match="--channels 1 gives 1-channel images but the ImageNet weights take "
                                                "3: pass --channels 3"):
         train(data=digits, weights="imagenet", channels=1, run_dir=str(tmp_path / "bad"),
