@@ -1,4 +1,9 @@
-"""The ``keras-resnet`` command line: thin click wrappers over the Python API."""
+"""The ``keras-resnet`` command line: thin click wrappers over the Python API.
+
+This file installs as ``keras_resnet/cli.py`` and ``export/`` as ``keras_resnet/export/``
+(see setup.py), so ``from .export import ...`` names the same files in the source tree
+and in the installed package; the model, data and training layers import as ``keras_resnet.*``.
+"""
 
 import functools
 import json
@@ -42,7 +47,7 @@ def main():
 @_friendly_errors
 def models_command(as_json, names):
     """List the model zoo: parameters, FLOPs (multiply-adds), depth, version."""
-    from keras_resnet.summary import zoo_table, format_table
+    from keras_resnet.summary import format_table, zoo_table
 
     rows = zoo_table(names or None, progress=not as_json)
     click.echo(json.dumps(rows, indent=2) if as_json else format_table(rows))
@@ -199,7 +204,7 @@ def export_command(source, out_dir, formats, modes, data, labels_file, calibrati
     fine-tune the model on its training data first (tensorflow-model-optimization) and add their
     .tflite files to the same verification and report card.
     """
-    from keras_resnet.export import export_all
+    from .export import export_all
 
     result = export_all(source, out_dir, formats=formats, modes=modes, data=data, labels_file=labels_file,
                         calibration_size=calibration_size, int8_io=int8_io, verify_images=verify_images,
@@ -217,7 +222,7 @@ def export_command(source, out_dir, formats, modes, data, labels_file, calibrati
         click.echo(f"{os.path.relpath(entry['path'])}  {_kib(entry['size_bytes'])}  verified on "
                    f"{check['images']} images: {verdict}")
     if result.report:
-        from keras_resnet.export.report import markdown
+        from .export.report import markdown
 
         click.echo("\n" + markdown(result.report))
         click.echo(f"Report: {result.report_paths['md']} (also .json, .png)")
@@ -244,7 +249,7 @@ def export_command(source, out_dir, formats, modes, data, labels_file, calibrati
 def evaluate_command(artifacts, data, split, reference, max_drop, out_dir, max_images, max_seconds, latency_runs,
                      as_json):
     """Report card: accuracy, agreement, size, latency and quantization of each artifact."""
-    from keras_resnet.export.report import default_report_dir, evaluate, markdown, write_report
+    from .export.report import default_report_dir, evaluate, markdown, write_report
 
     report = evaluate(artifacts, data=data, split=split, max_images=max_images, reference=reference,
                       max_drop=max_drop, max_seconds=max_seconds, latency_runs=latency_runs,
@@ -267,7 +272,7 @@ def evaluate_command(artifacts, data, split, reference, max_drop, out_dir, max_i
 @_friendly_errors
 def predict_command(artifact, images, top_k, labels_file, as_json):
     """Top-k class names and probabilities for image files (.keras, SavedModel or .tflite alike)."""
-    from keras_resnet.export.runtime import predict_files
+    from .export.runtime import predict_files
 
     class_names = None
     if labels_file:
@@ -296,7 +301,8 @@ def predict_command(artifact, images, top_k, labels_file, as_json):
 def benchmark_command(artifact, threads, runs, warmup, batch_size, as_json):
     """Latency (batch 1, p50/p90) and throughput of one artifact."""
     from keras_resnet.errors import KerasResnetError
-    from keras_resnet.export.latency import benchmark
+
+    from .export.latency import benchmark
 
     counts = []
     for value in threads or ("1", "all"):
@@ -402,6 +408,10 @@ def experiment_identity_command(**options):
     _run_experiment("identity", **options)
 
 
+def _phase(number, title):
+    click.secho(f"\n[{number}/3] {title}", bold=True)
+
+
 @main.command("quickstart")
 @click.option("--out", "out_dir", default="keras-resnet-quickstart", show_default=True,
               help="Folder for the training run, the artifacts and the report card.")
@@ -412,10 +422,33 @@ def experiment_identity_command(**options):
 @click.option("--max-drop", type=float, help="Exit non-zero if an artifact loses more top-1 points than this.")
 @_friendly_errors
 def quickstart_command(out_dir, model, data, epochs, batch_size, max_drop):
-    """Train a small ResNet on the bundled digits, export every artifact, print the report card."""
-    from keras_resnet.quickstart import quickstart
+    """Train a small ResNet on the bundled digits, export every artifact, print the report card.
 
-    result = quickstart(out_dir, model=model, data=data, epochs=epochs, batch_size=batch_size, max_drop=max_drop)
+    A rerun reuses a finished training run in OUT/run (or resumes an interrupted one) and exports again.
+    """
+    import time
+
+    from keras_resnet import run_directory
+    from keras_resnet.training import train
+
+    from .export import export_all, markdown
+
+    started = time.perf_counter()
+    run_dir, export_dir = os.path.join(out_dir, "run"), os.path.join(out_dir, "export")
+    _phase(1, f"Training {model} on {data} for {epochs} epochs (progress bars below)")
+    if run_directory.is_finished(run_dir):
+        click.echo(f"Reusing the finished run in {run_dir} (delete it to train again).")
+    else:
+        train(model=model, data=data, epochs=epochs, batch_size=batch_size, run_dir=run_dir)
+    _phase(2, "Exporting SavedModel and TFLite float32, float16, dynamic, int8, int16x8; verifying each")
+    result = export_all(run_dir, export_dir, max_drop=max_drop)
+    _phase(3, "Report card (held-out test images, through each artifact's real runtime)")
+    click.echo(markdown(result.report))
+    click.echo(f"\nTraining run:  {run_dir}  (model.keras, history.png, labels.txt, TensorBoard logs)")
+    click.echo(f"Artifacts:     {export_dir}")
+    for kind, path in sorted(result.report_paths.items()):
+        click.echo(f"Report {kind:<5}  {path}")
+    click.echo(f"Done in {time.perf_counter() - started:.0f} s.")
     _raise_if_gate_failed(result.report)
 
 

@@ -3,8 +3,20 @@
 import pathlib
 
 from setuptools import setup
+from setuptools.command.build_py import build_py
 
 ROOT = pathlib.Path(__file__).parent
+
+
+class BuildPy(build_py):
+    """Installs the root ``cli.py`` as ``keras_resnet/cli.py`` (package_dir maps packages, not modules)."""
+
+    def find_package_modules(self, package, package_dir):
+        modules = super().find_package_modules(package, package_dir)
+        if package == "keras_resnet":
+            modules.append((package, "cli", str(ROOT / "cli.py")))
+        return modules
+
 
 setup(
     name="keras3-resnet",
@@ -15,11 +27,14 @@ setup(
     long_description_content_type="text/markdown",
     license="Apache-2.0",
     python_requires=">=3.10",
-    # export/ and cli.py live at the repository root but install inside keras_resnet, through
-    # the symlinks keras_resnet/export and keras_resnet/cli.py (so the source tree imports the
-    # same way): site-packages gets no generic top-level 'export' or 'cli'.
+    # export/ and cli.py live at the repository root and install inside keras_resnet (as
+    # keras_resnet.export and keras_resnet.cli), so site-packages gets no generic top-level
+    # 'export' or 'cli'. Inside export/ and cli.py, imports of export are relative ('.runtime',
+    # '.export'): they resolve to the same files in the source tree and in the installed package.
     packages=["keras_resnet", "keras_resnet.data", "keras_resnet.training", "keras_resnet.experiments",
               "keras_resnet.export"],
+    package_dir={"keras_resnet.export": "export"},
+    cmdclass={"build_py": BuildPy},
     package_data={"keras_resnet.data": ["bundled/*.npz", "bundled/README.md"]},
     install_requires=[
         "tensorflow>=2.18,<2.22",

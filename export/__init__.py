@@ -2,28 +2,27 @@
 
 Installed as ``keras_resnet.export``; knows models only through a model object or a saved artifact.
 
-    from keras_resnet.export import export_all, evaluate_artifacts, load_artifact, benchmark
+    from . import export_all, evaluate_artifacts, load_artifact, benchmark
     result = export_all("runs/resnet20", "export/")        # SavedModel + 5 TFLite modes + report card
     probabilities = load_artifact("export/model_int8.tflite").predict(uint8_images)
     export_all(model, "export/", modes="float32,int8,qat", data="bundled", prune=0.5, cluster=16)  # + tfmot variants
     qat_model = quantization_aware_training(model, train_images, train_labels, epochs=1)  # a tf_keras model
 """
 
-from keras_resnet.export.calibration import (DEFAULT_CALIBRATION_SIZE, MIN_CALIBRATION_IMAGES, CalibrationSet,
-                                             representative_set)
-from keras_resnet.export.clustering import clustered_model
-from keras_resnet.export.compression import gzip_size, model_compression, tflite_compression
-from keras_resnet.export.latency import benchmark
-from keras_resnet.export.optimize import Optimizations, parse_quantize
-from keras_resnet.export.pipeline import FORMATS, ExportResult, export_all, parse_formats
-from keras_resnet.export.pruning import pruned_model
-from keras_resnet.export.qat import quantization_aware_training, quantization_plan, quantize_aware_model
-from keras_resnet.export.report import evaluate_artifacts, markdown, write_report
-from keras_resnet.export.runtime import Artifact, artifact_kind, load_artifact, top_k
-from keras_resnet.export.source import float32_model
-from keras_resnet.export.tflite import MODES, parse_modes, read_metadata
-from keras_resnet.export.twin import tf_keras_twin
-from keras_resnet.export.verify import FLOAT16_TOLERANCE, FLOAT32_TOLERANCE, VerificationError
+from .calibration import DEFAULT_CALIBRATION_SIZE, MIN_CALIBRATION_IMAGES, CalibrationSet, representative_set
+from .clustering import clustered_model
+from .compression import gzip_size, model_compression, tflite_compression
+from .latency import benchmark
+from .optimize import Optimizations, parse_quantize
+from .pipeline import FORMATS, ExportResult, export_all, parse_formats
+from .pruning import pruned_model
+from .qat import quantization_aware_training, quantization_plan, quantize_aware_model
+from .report import evaluate_artifacts, markdown, write_report
+from .runtime import Artifact, artifact_kind, load_artifact, top_k
+from .source import float32_model
+from .tflite import MODES, parse_modes, read_metadata
+from .twin import tf_keras_twin
+from .verify import FLOAT16_TOLERANCE, FLOAT32_TOLERANCE, VerificationError
 
 __all__ = [
     "Artifact", "CalibrationSet", "DEFAULT_CALIBRATION_SIZE", "ExportResult", "FLOAT16_TOLERANCE",

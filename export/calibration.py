@@ -15,7 +15,8 @@ import warnings
 import numpy as np
 
 from keras_resnet.errors import KerasResnetError
-from keras_resnet.export.progress import progress_bar
+
+from .progress import progress_bar
 
 DEFAULT_CALIBRATION_SIZE = 200
 MIN_CALIBRATION_IMAGES = 20

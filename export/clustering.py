@@ -11,8 +11,9 @@ plain tf_keras model whose kernels hold at most ``clusters`` distinct values eac
 from __future__ import annotations
 
 from keras_resnet.errors import KerasResnetError
-from keras_resnet.export.fine_tune import (DEFAULT_BATCH_SIZE, as_number, check_epochs, check_learning_rate,
-                                           check_training_data, fine_tune, outputs_logits)
+
+from .fine_tune import (DEFAULT_BATCH_SIZE, as_number, check_epochs, check_learning_rate, check_training_data,
+                        fine_tune, outputs_logits)
 
 DEFAULT_CLUSTER_EPOCHS = 2
 DEFAULT_CLUSTER_LEARNING_RATE = 1e-4
@@ -33,9 +34,9 @@ def clustered_model(model, images, labels, *, clusters: int, epochs: int = DEFAU
                     check_images=None, seed: int = 0, progress: bool = True):
     """``model`` (Keras 3 or tf_keras) with ``clusters`` shared values per kernel, fine-tuned; a stripped
     tf_keras model."""
-    from keras_resnet.export.qat import to_tf_keras
-    from keras_resnet.export.source import input_shape, output_classes
-    from keras_resnet.export.tfmot_env import tf_keras, tfmot
+    from .qat import to_tf_keras
+    from .source import input_shape, output_classes
+    from .tfmot_env import tf_keras, tfmot
 
     clusters = check_clusters(clusters)
     epochs = check_epochs(epochs, "--cluster-epochs")

@@ -39,7 +39,7 @@ def check_learning_rate(learning_rate, option: str = "--qat-learning-rate") -> f
 
 def check_training_data(images, labels, input_shape, classes: int, what: str):
     """uint8 images and integer labels, one per image, within the model's classes."""
-    from keras_resnet.export.calibration import check_images
+    from .calibration import check_images
 
     if images is None or labels is None:
         raise KerasResnetError(f"{what} needs labelled training images: pass --data SOURCE (e.g. bundled, or "
@@ -82,7 +82,7 @@ def fine_tune(model, images, labels, *, epochs: int, learning_rate: float, from_
 
     import tensorflow as tf
 
-    from keras_resnet.export.tfmot_env import tf_keras
+    from .tfmot_env import tf_keras
 
     keras2 = tf_keras()
     model.compile(optimizer=keras2.optimizers.Adam(learning_rate),

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 
-from keras_resnet.export.files import write_json, write_text
+from keras_resnet.files import write_json, write_text
 
 LABELS_FILE = "labels.txt"
 

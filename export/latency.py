@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 
-from keras_resnet.export.runtime import all_threads, load_artifact
+from .runtime import all_threads, load_artifact
 
 DEFAULT_THREADS = (1, None)  # None: all cores
 

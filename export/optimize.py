@@ -21,10 +21,11 @@ import dataclasses
 import time
 
 from keras_resnet.errors import KerasResnetError
-from keras_resnet.export.clustering import DEFAULT_CLUSTER_EPOCHS, DEFAULT_CLUSTER_LEARNING_RATE, check_clusters
-from keras_resnet.export.fine_tune import DEFAULT_BATCH_SIZE, check_epochs, check_learning_rate
-from keras_resnet.export.pruning import DEFAULT_PRUNE_EPOCHS, DEFAULT_PRUNE_LEARNING_RATE, check_sparsity
-from keras_resnet.export.qat import DEFAULT_QAT_EPOCHS, DEFAULT_QAT_LEARNING_RATE
+
+from .clustering import DEFAULT_CLUSTER_EPOCHS, DEFAULT_CLUSTER_LEARNING_RATE, check_clusters
+from .fine_tune import DEFAULT_BATCH_SIZE, check_epochs, check_learning_rate
+from .pruning import DEFAULT_PRUNE_EPOCHS, DEFAULT_PRUNE_LEARNING_RATE, check_sparsity
+from .qat import DEFAULT_QAT_EPOCHS, DEFAULT_QAT_LEARNING_RATE
 
 QAT = "qat"
 VARIANTS = ("qat", "pruned", "clustered")
@@ -32,7 +33,7 @@ VARIANTS = ("qat", "pruned", "clustered")
 
 def parse_quantize(modes) -> tuple[list[str], bool]:
     """``"int8,qat"`` (or a list) -> (the plain TFLite modes, whether QAT was asked for)."""
-    from keras_resnet.export.tflite import MODES, parse_modes
+    from .tflite import MODES, parse_modes
 
     names = [str(name).strip().lower().replace("-", "") for name in
              (modes.split(",") if isinstance(modes, str) else modes) if str(name).strip()]
@@ -110,27 +111,27 @@ class Variant:
 def variants(model, options: Optimizations, images, labels, modes, *, check_images=None, seed: int = 0,
              progress: bool = True):
     """Yields each requested ``Variant`` of ``model`` (float32 Keras 3), fine-tuned on ``images``/``labels``."""
-    from keras_resnet.export.compression import model_compression
+    from .compression import model_compression
 
     common = {"batch_size": options.batch_size, "check_images": check_images, "seed": seed, "progress": progress}
     for name in options.requested:
         began = time.perf_counter()
         if name == "qat":
-            from keras_resnet.export.qat import quantization_aware_training
+            from .qat import quantization_aware_training
 
             optimized = quantization_aware_training(model, images, labels, epochs=options.qat_epochs,
                                                     learning_rate=options.qat_learning_rate, **common)
             info = {"method": "quantization-aware training", "epochs": options.qat_epochs,
                     "learning_rate": options.qat_learning_rate}
         elif name == "pruned":
-            from keras_resnet.export.pruning import pruned_model
+            from .pruning import pruned_model
 
             optimized = pruned_model(model, images, labels, sparsity=options.prune, epochs=options.prune_epochs,
                                      learning_rate=options.prune_learning_rate, **common)
             info = {"method": "magnitude pruning (PolynomialDecay)", "target_sparsity": options.prune,
                     "epochs": options.prune_epochs, "learning_rate": options.prune_learning_rate}
         else:
-            from keras_resnet.export.clustering import clustered_model
+            from .clustering import clustered_model
 
             optimized = clustered_model(model, images, labels, clusters=options.cluster,
                                         epochs=options.cluster_epochs, learning_rate=options.cluster_learning_rate,

@@ -1,6 +1,6 @@
 """``export_all``: a model in, every artifact out, each verified, with the report card.
 
-    from keras_resnet.export import export_all
+    from . import export_all
     result = export_all("runs/resnet20", "export/")          # run dir: labels and data come with it
     result.paths["int8"], result.report["artifacts"][0]["top1"]
 
@@ -23,15 +23,17 @@ import warnings
 
 import numpy as np
 
+from keras_resnet import files
 from keras_resnet.errors import KerasResnetError
-from keras_resnet.export import files
-from keras_resnet.export.calibration import (DEFAULT_CALIBRATION_SIZE, MIN_CALIBRATION_IMAGES, check_images,
-                                             representative_dataset, representative_set, stratified_sample)
-from keras_resnet.export.labels import write_labels_file, write_sidecar
-from keras_resnet.export.optimize import Optimizations, parse_quantize
-from keras_resnet.export.source import float32_model, input_shape as model_input_shape, load_source
-from keras_resnet.export.tflite import FULL_INTEGER_MODES, INT8_IO_TYPES, MODES
-from keras_resnet.export.verify import DEFAULT_MIN_AGREEMENT, DEFAULT_VERIFY_IMAGES, verify
+
+from .calibration import (DEFAULT_CALIBRATION_SIZE, MIN_CALIBRATION_IMAGES, check_images, representative_dataset,
+                          representative_set, stratified_sample)
+from .labels import write_labels_file, write_sidecar
+from .optimize import Optimizations, parse_quantize
+from .source import float32_model, load_source
+from .source import input_shape as model_input_shape
+from .tflite import FULL_INTEGER_MODES, INT8_IO_TYPES, MODES
+from .verify import DEFAULT_MIN_AGREEMENT, DEFAULT_VERIFY_IMAGES, verify
 
 FORMATS = ("saved_model", "tflite")
 SAVED_MODEL_DIR = "saved_model"
@@ -134,7 +136,7 @@ def export_all(model_or_path, out_dir, *, formats=FORMATS, modes=MODES, class_na
     data_dir = data_dir or (source.data or {}).get("data_dir")
     described = None
     if calibration_images is None and heldout_images is None and data_source:
-        from keras_resnet.export.datasets import load_export_data
+        from .datasets import load_export_data
 
         loaded = load_export_data(data_source, shape, data_dir)
         calibration_images, calibration_labels = loaded.train_images, loaded.train_labels
@@ -156,15 +158,15 @@ def export_all(model_or_path, out_dir, *, formats=FORMATS, modes=MODES, class_na
                 "--data SOURCE (e.g. bundled, or your training folder), or leave those modes out of --quantize")
         calibration = representative_set(calibration_images, calibration_labels, calibration_size, seed, shape)
     if optimizations.requested:
-        from keras_resnet.export.fine_tune import check_training_data
-        from keras_resnet.export.source import output_classes
+        from .fine_tune import check_training_data
+        from .source import output_classes
 
         calibration_images, calibration_labels = check_training_data(
             calibration_images, calibration_labels, shape, output_classes(model),
             " and ".join(optimizations.requested))
     synthetic = heldout_images is None
     if synthetic:
-        from keras_resnet.export.datasets import synthetic_images
+        from .datasets import synthetic_images
 
         warnings.warn("no held-out images: verifying on synthetic images and skipping the report; pass --data "
                       "to verify and evaluate on real ones", stacklevel=2)
@@ -183,7 +185,7 @@ def export_all(model_or_path, out_dir, *, formats=FORMATS, modes=MODES, class_na
 
     import tensorflow as tf
 
-    from keras_resnet.export.runtime import KerasArtifact
+    from .runtime import KerasArtifact
 
     # TFLite runs on the CPU: compute the reference there too, so a GPU's TF32 convolutions
     # (on by default for Ampere and later) cannot push float32 differences past 1e-4.
@@ -211,9 +213,9 @@ def export_all(model_or_path, out_dir, *, formats=FORMATS, modes=MODES, class_na
     if "saved_model" in formats:
         final = os.path.join(out, SAVED_MODEL_DIR)
         began = time.perf_counter()
-        with files.staged(final, directory=True) as folder:
-            from keras_resnet.export.runtime import SavedModelArtifact
-            from keras_resnet.export.saved_model import write_saved_model
+        with files.atomic_path(final, directory=True) as folder:
+            from .runtime import SavedModelArtifact
+            from .saved_model import write_saved_model
 
             write_saved_model(model, folder, names, shape)
             artifact = SavedModelArtifact(folder)
@@ -232,8 +234,8 @@ def export_all(model_or_path, out_dir, *, formats=FORMATS, modes=MODES, class_na
 
     tflite_keys, optimized_models = [], {}
     if modes or optimizations.requested:
-        from keras_resnet.export.runtime import TFLiteArtifact
-        from keras_resnet.export.tflite import convert, embed_metadata, tflite_name, write_conversion_source
+        from .runtime import TFLiteArtifact
+        from .tflite import convert, embed_metadata, tflite_name, write_conversion_source
 
         def write_tflite(conversion_source, mode, key, file_stem, expected, extra=None):
             """Converts, embeds metadata, verifies against ``expected`` and moves one ``.tflite`` into place."""
@@ -247,7 +249,7 @@ def export_all(model_or_path, out_dir, *, formats=FORMATS, modes=MODES, class_na
                     "calibration": calibration_info if mode in FULL_INTEGER_MODES else None, **(extra or {})}
             content = embed_metadata(content, info)
             what = f"TFLite {mode}" + (f" ({extra['optimization']['variant']})" if extra else "")
-            with files.staged(final) as temporary:
+            with files.atomic_path(final) as temporary:
                 with open(temporary, "wb") as handle:
                     handle.write(content)
                 artifact = TFLiteArtifact(temporary, names)
@@ -271,8 +273,8 @@ def export_all(model_or_path, out_dir, *, formats=FORMATS, modes=MODES, class_na
                 for mode in modes:
                     write_tflite(conversion_source, mode, mode, stem, reference)
             if optimizations.requested:
-                from keras_resnet.export.compression import tflite_compression
-                from keras_resnet.export.optimize import predict, variants
+                from .compression import tflite_compression
+                from .optimize import predict, variants
 
                 manifest["optimizations"] = {}
                 for variant in variants(model, optimizations, calibration_images, calibration_labels, modes,
@@ -291,7 +293,7 @@ def export_all(model_or_path, out_dir, *, formats=FORMATS, modes=MODES, class_na
     manifest["export_seconds"] = round(time.perf_counter() - started, 2)
     report = report_paths = None
     if evaluate and heldout_labels is not None:
-        from keras_resnet.export.report import evaluate_artifacts, write_report
+        from .report import evaluate_artifacts, write_report
 
         keras_entry = source.path if source.path else source.model
         artifacts = [keras_entry] + [paths[name] for name in ["saved_model", *tflite_keys] if name in paths]

@@ -14,8 +14,9 @@ from __future__ import annotations
 import math
 
 from keras_resnet.errors import KerasResnetError
-from keras_resnet.export.fine_tune import (DEFAULT_BATCH_SIZE, as_number, check_epochs, check_learning_rate,
-                                           check_training_data, fine_tune, outputs_logits)
+
+from .fine_tune import (DEFAULT_BATCH_SIZE, as_number, check_epochs, check_learning_rate, check_training_data,
+                        fine_tune, outputs_logits)
 
 DEFAULT_PRUNE_EPOCHS = 2
 DEFAULT_PRUNE_LEARNING_RATE = 1e-4
@@ -34,7 +35,7 @@ def check_sparsity(sparsity) -> float:
 
 def pruning_schedule(sparsity: float, steps: int):
     """``PolynomialDecay`` from 0 to ``sparsity``, pruning ~20 times, done after ``RAMP_SHARE`` of ``steps``."""
-    from keras_resnet.export.tfmot_env import tfmot
+    from .tfmot_env import tfmot
 
     ramp = max(1, int(steps * RAMP_SHARE))
     frequency = max(1, ramp // 20)
@@ -47,9 +48,9 @@ def pruned_model(model, images, labels, *, sparsity: float, epochs: int = DEFAUL
                  learning_rate: float = DEFAULT_PRUNE_LEARNING_RATE, batch_size: int = DEFAULT_BATCH_SIZE,
                  check_images=None, seed: int = 0, progress: bool = True):
     """``model`` (Keras 3 or tf_keras) pruned to ``sparsity`` while fine-tuned; a stripped tf_keras model."""
-    from keras_resnet.export.qat import to_tf_keras
-    from keras_resnet.export.source import input_shape, output_classes
-    from keras_resnet.export.tfmot_env import tf_keras, tfmot
+    from .qat import to_tf_keras
+    from .source import input_shape, output_classes
+    from .tfmot_env import tf_keras, tfmot
 
     sparsity = check_sparsity(sparsity)
     epochs = check_epochs(epochs, "--prune-epochs")

@@ -23,10 +23,11 @@ from __future__ import annotations
 
 import functools
 
-from keras_resnet.errors import KerasResnetError
-from keras_resnet.export.fine_tune import (DEFAULT_BATCH_SIZE, check_epochs, check_learning_rate,
-                                           check_training_data, fine_tune, outputs_logits)
-from keras_resnet.export.tfmot_env import tf_keras, tfmot
+from keras_resnet.errors import KerasResnetError, first_line
+
+from .fine_tune import (DEFAULT_BATCH_SIZE, check_epochs, check_learning_rate, check_training_data, fine_tune,
+                        outputs_logits)
+from .tfmot_env import tf_keras, tfmot
 
 DEFAULT_QAT_EPOCHS = 1
 DEFAULT_QAT_LEARNING_RATE = 1e-5  # ~1% of a training learning rate: adapt to quantization, do not retrain
@@ -148,7 +149,7 @@ def quantize_aware_model(twin):
         try:
             quantized = quantization.quantize_apply(quantization.quantize_annotate_model(annotated))
         except (ValueError, TypeError, RuntimeError) as error:
-            reason = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
+            reason = first_line(error, 200)
             raise KerasResnetError(f"tfmot could not quantize '{twin.name}' ({reason}): export it with "
                                    "post-training int8 instead (--quantize int8)") from None
     pin_input_range(quantized)
@@ -184,7 +185,7 @@ def quantization_aware_training(model, images, labels, *, epochs: int = DEFAULT_
     ``images``/``labels``: the training split, uint8 raw pixels. ``check_images``: images the twin's
     outputs are compared on (default: the first 64 training images).
     """
-    from keras_resnet.export.source import input_shape, output_classes
+    from .source import input_shape, output_classes
 
     epochs = check_epochs(epochs, "--qat-epochs")
     learning_rate = check_learning_rate(learning_rate, "--qat-learning-rate")
@@ -202,8 +203,8 @@ def to_tf_keras(model, check_images=None):
     """A tf_keras model as it is; a Keras 3 model as its float32 twin, outputs checked on ``check_images``."""
     import numpy as np
 
-    from keras_resnet.export.source import float32_model, input_shape
-    from keras_resnet.export.twin import tf_keras_twin
+    from .source import float32_model, input_shape
+    from .twin import tf_keras_twin
 
     if type(model).__module__.startswith("tf_keras"):
         return model
@@ -211,7 +212,7 @@ def to_tf_keras(model, check_images=None):
     shape = input_shape(model)
     check = None
     if check_images is not None:
-        from keras_resnet.export.calibration import check_images as checked
+        from .calibration import check_images as checked
 
         check = checked(np.asarray(check_images)[:64], shape, "check images")
     return tf_keras_twin(model, check)

@@ -19,9 +19,10 @@ import os
 import numpy as np
 
 from keras_resnet.errors import KerasResnetError
-from keras_resnet.export.files import staged, write_json, write_text
-from keras_resnet.export.latency import DEFAULT_THREADS, latencies
-from keras_resnet.export.runtime import all_threads, load_artifact
+from keras_resnet.files import atomic_path, write_json, write_text
+
+from .latency import DEFAULT_THREADS, latencies
+from .runtime import all_threads, load_artifact
 
 REPORT_STEM = "report"
 REFERENCE_KERNELS_WARNING = (
@@ -119,7 +120,7 @@ def evaluate_artifacts(artifacts, images, labels, *, class_names=None, reference
         loaded.append(artifact)
         artifact.close()
     if any(row["optimization"] for row in rows):  # pruning/clustering show in compressed size: measure every file
-        from keras_resnet.export.compression import tflite_compression
+        from .compression import tflite_compression
 
         for row in rows:
             if row["kind"] == "tflite" and row["path"]:
@@ -329,13 +330,13 @@ def plot(report: dict, path: str) -> None:
     figure.legend([h for h, _ in handles], [label for _, label in handles], loc="lower center",
                   ncol=2, fontsize=8, frameon=False)
     figure.tight_layout(rect=(0, 0.06 + 0.035 * ((len(handles) + 1) // 2), 1, 1))
-    with staged(path) as temporary:
+    with atomic_path(path) as temporary:
         figure.savefig(temporary, format="png")
 
 
 def write_report(report: dict, folder: str, stem: str = REPORT_STEM) -> dict:
     """Writes ``report.json``, ``report.md`` and ``report.png`` into ``folder``; returns their paths."""
-    from keras_resnet.export.files import prepare_output_dir
+    from keras_resnet.files import prepare_output_dir
 
     folder = prepare_output_dir(folder)
     paths = {kind: os.path.join(folder, f"{stem}.{kind}") for kind in ("json", "md", "png")}
@@ -349,12 +350,12 @@ def recorded_data(paths) -> dict | None:
     """The dataset an export recorded for these artifacts (sidecar JSON, export.json or run config)."""
     import json
 
-    from keras_resnet.export.labels import read_sidecar
-    from keras_resnet.export.source import _run_data, is_run_dir
+    from .labels import read_sidecar
+    from .source import is_run_dir, run_data_source
 
     for path in map(os.fspath, paths):
         if is_run_dir(path):
-            found = _run_data(path)
+            found = run_data_source(path)
             if found:
                 return found
         candidates = [read_sidecar(path)]
@@ -375,8 +376,8 @@ def recorded_data(paths) -> dict | None:
 def evaluate(paths, data: str | None = None, split: str | None = None, max_images: int | None = None,
              data_dir=None, seed: int = 0, **options) -> dict:
     """``evaluate_artifacts`` on a named dataset (default: the one recorded at export), resized to fit."""
-    from keras_resnet.export.calibration import stratified_sample
-    from keras_resnet.export.datasets import load_export_data
+    from .calibration import stratified_sample
+    from .datasets import load_export_data
 
     paths = list(paths)
     if not paths:
@@ -402,7 +403,7 @@ def evaluate(paths, data: str | None = None, split: str | None = None, max_image
 
 def default_report_dir(first_artifact) -> str:
     """Where ``evaluate`` writes by default: a run folder itself, else the first artifact's folder."""
-    from keras_resnet.export.source import is_run_dir
+    from .source import is_run_dir
 
     path = os.path.abspath(os.path.normpath(os.fspath(first_artifact)))
     return path if is_run_dir(path) else os.path.dirname(path)

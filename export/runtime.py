@@ -16,11 +16,14 @@ import time
 
 import numpy as np
 
-from keras_resnet.errors import KerasResnetError
-from keras_resnet.export import labels as sidecars
-from keras_resnet.export.files import path_size
-from keras_resnet.export.progress import progress_bar
-from keras_resnet.export.source import RUN_MODEL_FILE, input_shape as model_input_shape, is_run_dir
+from keras_resnet.errors import KerasResnetError, first_line
+from keras_resnet.files import path_size
+from keras_resnet.run_directory import MODEL_FILE as RUN_MODEL_FILE
+from keras_resnet.run_directory import is_run_dir
+
+from . import labels as sidecars
+from .progress import progress_bar
+from .source import input_shape as model_input_shape
 
 KINDS = ("keras", "saved_model", "tflite")
 ARTIFACT_HELP = "give a .keras file, a training run folder, a SavedModel folder or a .tflite file"
@@ -36,7 +39,7 @@ def all_threads() -> int:
 
 def artifact_kind(path) -> str:
     """``keras``, ``saved_model`` or ``tflite`` from what is at ``path``; a one-line error otherwise."""
-    from keras_resnet.export.tflite import is_tflite_file
+    from .tflite import is_tflite_file
 
     path = os.fspath(path)
     if not os.path.exists(path):
@@ -78,7 +81,7 @@ class Artifact:
         With ``max_seconds``, stops after the batch that crosses it: the result then
         covers only the first images (at least one batch).
         """
-        from keras_resnet.export.calibration import check_images
+        from .calibration import check_images
 
         images = check_images(images, self.input_shape, f"images for {self.name}")
         outputs = []
@@ -131,7 +134,7 @@ class KerasArtifact(Artifact):
 
     @classmethod
     def from_path(cls, path, class_names=None):
-        from keras_resnet.export.source import load_keras_model
+        from .source import load_keras_model
 
         model_path = os.path.join(path, RUN_MODEL_FILE) if is_run_dir(path) else path
         model = load_keras_model(model_path)
@@ -169,7 +172,7 @@ class SavedModelArtifact(Artifact):
         try:
             self.loaded = tf.saved_model.load(path)
         except Exception as error:
-            reason = (str(error).strip().splitlines() or [type(error).__name__])[0][:160]
+            reason = first_line(error)
             raise KerasResnetError(f"'{path}' could not be loaded as a SavedModel ({reason}): {ARTIFACT_HELP}") from None
         signature = self.loaded.signatures.get("serving_default")
         if signature is None:
@@ -224,7 +227,7 @@ class TFLiteArtifact(Artifact):
     kind = "tflite"
 
     def __init__(self, path, class_names=None, batch_size: int = 32):
-        from keras_resnet.export.tflite import infer_mode, op_summary, read_metadata, tensor_io
+        from .tflite import infer_mode, op_summary, read_metadata, tensor_io
 
         self._batch_size = batch_size
         self._interpreters = {}
@@ -255,7 +258,7 @@ class TFLiteArtifact(Artifact):
             except (ValueError, RuntimeError) as error:
                 if batch != 1:
                     return None  # cannot resize: the caller falls back to batch 1
-                reason = (str(error).strip().splitlines() or [type(error).__name__])[0][:160]
+                reason = first_line(error)
                 raise KerasResnetError(
                     f"'{path or self.path}' is not a loadable TFLite model ({reason}): {ARTIFACT_HELP}") from None
             self._interpreters[key] = interpreter
@@ -305,7 +308,7 @@ class TFLiteArtifact(Artifact):
         return interpreter.invoke
 
     def io(self):
-        from keras_resnet.export.tflite import tensor_io
+        from .tflite import tensor_io
 
         probe = self._interpreter(1, None)
         return {"input": tensor_io(self._input), "output": tensor_io(self._output),

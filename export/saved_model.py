@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import tempfile
 
-from keras_resnet.export.labels import LABELS_FILE
+from .labels import LABELS_FILE
 
 
 def write_saved_model(model, folder: str, class_names, input_shape) -> str:

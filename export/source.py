@@ -9,15 +9,13 @@ policy with the same weights, because TFLite and serving want float32 graphs.
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import warnings
 
-from keras_resnet.errors import KerasResnetError
+from keras_resnet.errors import KerasResnetError, first_line
+from keras_resnet.layers import all_layers
+from keras_resnet.run_directory import MODEL_FILE, RunDirectory, is_run_dir
 
-RUN_MODEL_FILE = "model.keras"
-RUN_LABELS_FILE = "labels.txt"
-RUN_CONFIG_FILE = "config.json"
 _REDUCED_POLICIES = {"float16", "bfloat16", "mixed_float16", "mixed_bfloat16"}
 
 
@@ -33,10 +31,6 @@ class ModelSource:
     original_policy: str = "float32"
 
 
-def is_run_dir(path) -> bool:
-    return os.path.isdir(path) and os.path.isfile(os.path.join(path, RUN_MODEL_FILE))
-
-
 def load_keras_model(path: str):
     """A ``.keras`` (or legacy ``.h5``) file as a keras.Model; a one-line error for anything else."""
     import keras
@@ -47,39 +41,27 @@ def load_keras_model(path: str):
         raise KerasResnetError(f"no model at '{path}': give a .keras file or a training run directory")
     if os.path.isdir(path):
         raise KerasResnetError(
-            f"'{path}' is a folder without {RUN_MODEL_FILE}: give a .keras file or a training run directory"
+            f"'{path}' is a folder without {MODEL_FILE}: give a .keras file or a training run directory"
         )
     if not path.lower().endswith((".keras", ".h5", ".hdf5")):
         raise KerasResnetError(f"'{path}' is not a Keras model file: give a .keras file saved by model.save()")
     try:
         return keras.saving.load_model(path, compile=False)
     except Exception as error:  # Keras raises many types for a bad file
-        reason = str(error).strip().splitlines()[0][:160] if str(error).strip() else type(error).__name__
+        reason = first_line(error)
         raise KerasResnetError(
             f"'{path}' could not be loaded as a Keras model ({reason}): give a .keras file saved by model.save()"
         ) from None
 
 
-def _run_data(run_dir: str) -> dict | None:
-    """The data source a run trained on, from its ``config.json`` (``data`` key)."""
-    path = os.path.join(run_dir, RUN_CONFIG_FILE)
-    if not os.path.isfile(path):
-        return None
+def run_data_source(run_dir: str) -> dict | None:
+    """The data source a run trained on, from its ``config.json``."""
     try:
-        with open(path, encoding="utf-8") as file:
-            config = json.load(file)
-    except (OSError, ValueError):
-        warnings.warn(f"cannot read '{path}': the run's dataset is unknown; pass --data", stacklevel=3)
+        recipe = RunDirectory(run_dir).data_recipe()
+    except KerasResnetError as error:
+        warnings.warn(f"{error}; the run's dataset is unknown: pass --data", stacklevel=3)
         return None
-    data = config.get("data") if isinstance(config, dict) else None
-    if isinstance(data, dict):  # {"source": ...} or {"data": ...} layouts
-        source = data.get("source") or data.get("data") or data.get("name")
-        data_dir = data.get("data_dir")
-    else:
-        source, data_dir = data, config.get("data_dir")
-    if not source:
-        return None
-    return {"source": str(source), "data_dir": data_dir}
+    return {"source": str(recipe["data"]), "data_dir": recipe["data_dir"]} if recipe else None
 
 
 def output_classes(model) -> int:
@@ -106,8 +88,8 @@ def resolve_class_names(model, class_names=None, labels_file=None, run_dir=None,
         names, origin = check_class_names(class_names, "class_names"), "class_names"
     elif labels_file is not None:
         names, origin = read_labels(labels_file), f"labels file '{labels_file}'"
-    elif run_dir is not None and os.path.isfile(os.path.join(run_dir, RUN_LABELS_FILE)):
-        path = os.path.join(run_dir, RUN_LABELS_FILE)
+    elif run_dir is not None and os.path.isfile(RunDirectory(run_dir).labels_path):
+        path = RunDirectory(run_dir).labels_path
         names, origin = read_labels(path), f"labels file '{path}'"
     else:
         return default_class_names(count, where)
@@ -128,16 +110,16 @@ def load_source(model_or_path, class_names=None, labels_file=None) -> ModelSourc
         return ModelSource(model_or_path, names, original_policy=model_policy(model_or_path))
     path = os.fspath(model_or_path)
     run_dir = path if is_run_dir(path) else None
-    model_path = os.path.join(path, RUN_MODEL_FILE) if run_dir else path
+    model_path = RunDirectory(path).model_path if run_dir else path
     model = load_keras_model(model_path)
     names = resolve_class_names(model, class_names, labels_file, run_dir, where=f"'{path}'")
     return ModelSource(model, names, path=model_path, run_dir=run_dir,
-                       data=_run_data(run_dir) if run_dir else None, original_policy=model_policy(model))
+                       data=run_data_source(run_dir) if run_dir else None, original_policy=model_policy(model))
 
 
 def model_policy(model) -> str:
     """The reduced-precision policy a model uses somewhere, else ``float32``."""
-    names = {layer.dtype_policy.name for layer in _all_layers(model) if hasattr(layer, "dtype_policy")}
+    names = {layer.dtype_policy.name for layer in all_layers(model) if hasattr(layer, "dtype_policy")}
     reduced = sorted(names & _REDUCED_POLICIES)
     quantized = sorted(name for name in names if name.startswith(("int8", "int4", "float8", "gptq")))
     if quantized:
@@ -146,13 +128,6 @@ def model_policy(model) -> str:
             "(before model.quantize()); quantization happens during export"
         )
     return reduced[0] if reduced else "float32"
-
-
-def _all_layers(model):
-    for layer in model.layers:
-        yield layer
-        if hasattr(layer, "layers"):
-            yield from _all_layers(layer)
 
 
 def _float32_config(value):

@@ -26,7 +26,7 @@ import warnings
 
 import numpy as np
 
-from keras_resnet.errors import KerasResnetError
+from keras_resnet.errors import KerasResnetError, first_line
 
 MODES = ("float32", "float16", "dynamic", "int8", "int16x8")
 FULL_INTEGER_MODES = ("int8", "int16x8")
@@ -116,7 +116,7 @@ def convert(source_dir: str, mode: str, representative_dataset=None, int8_io: st
     except KerasResnetError:
         raise
     except Exception as error:
-        reason = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
+        reason = first_line(error, 200)
         raise KerasResnetError(
             f"TFLite {mode} conversion failed ({reason}): export the other modes (--quantize) "
             "or simplify the model's custom ops"

@@ -8,7 +8,7 @@ for the rest of the process. So before the import we pin every such lazy alias t
 what the caller's environment says, and afterwards we put ``os.environ`` back.
 tfmot itself keeps working on tf_keras, which it imports on its own.
 
-    from keras_resnet.export.tfmot_env import tfmot, tf_keras
+    from .tfmot_env import tfmot, tf_keras
     quantize_model = tfmot().quantization.keras.quantize_model
 """
 

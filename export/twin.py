@@ -19,7 +19,7 @@ import inspect
 
 import numpy as np
 
-from keras_resnet.errors import KerasResnetError
+from keras_resnet.errors import KerasResnetError, first_line
 
 TWIN_TOLERANCE = 1e-5  # max |difference| on probabilities; measured ~1e-7..5e-6 for ResNet-8/20
 _BASE_LAYER_KEYS = {"trainable", "name", "dtype", "dynamic", "input_dim", "input_shape", "batch_input_shape",
@@ -183,7 +183,7 @@ def build_twin(model, tf_keras):
         except KerasResnetError:
             raise
         except Exception as error:
-            reason = (str(error).strip().splitlines() or [type(error).__name__])[0][:160]
+            reason = first_line(error)
             raise KerasResnetError(f"layer '{name}' ({entry['class_name']}) could not be rebuilt in tf_keras "
                                    f"({reason}): {HELP}") from None
         pending += [(name, index, node) for index, node in enumerate(entry.get("inbound_nodes") or [])]
@@ -265,14 +265,14 @@ def tf_keras_twin(model, check_images=None, tolerance: float = TWIN_TOLERANCE):
 
     ``check_images``: uint8 ``[N, H, W, C]`` to compare outputs on (default: 16 synthetic images).
     """
-    from keras_resnet.export.source import input_shape
-    from keras_resnet.export.tfmot_env import tf_keras
+    from .source import input_shape
+    from .tfmot_env import tf_keras
 
     module = tf_keras()
     twin = build_twin(model, module)
     copy_weights(model, twin)
     if check_images is None:
-        from keras_resnet.export.datasets import synthetic_images
+        from .datasets import synthetic_images
 
         check_images = synthetic_images(16, input_shape(model))
     difference = output_difference(model, twin, np.asarray(check_images)[:64])

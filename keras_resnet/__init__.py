@@ -21,13 +21,13 @@ def _refuse_the_2019_package():
 
 _refuse_the_2019_package()
 
+import keras as _keras
+
 from keras_resnet.blocks import UnitOptions, residual_unit, stem
 from keras_resnet.errors import KerasResnetError
 from keras_resnet.layers import custom_layers
 from keras_resnet.models import CifarResNet, ImageNetResNet, ResNet
 from keras_resnet.zoo import CONSTRUCTORS, ZOO, build_model, model_names
-
-import keras as _keras
 
 custom_layers(_keras)  # register our layers so .keras files load after `import keras_resnet` alone
 globals().update(CONSTRUCTORS)  # ResNet18 ... ResNet200V2, ResNet20 ... ResNet1001V2, PlainNet20 ...

@@ -1,7 +1,11 @@
-"""Atomic writes for every file the package makes: a temporary name in the same folder, then ``os.replace``.
+"""Atomic writes for every file and folder the package makes, and its one JSON reader.
 
-A run killed at any moment leaves either the previous complete file or the new
-complete file at the final path, never half of one.
+Everything is written under a temporary name next to its final path
+(``.NAME.XXXX.partial`` plus the final ending, which some writers need to pick
+a format) and moved into place with ``os.replace`` only once complete: a run
+killed at any moment leaves the previous complete file or folder, or the new
+one, at the final path, never half of one. Temporaries a killed process left
+behind match ``is_partial`` and may be deleted by whoever owns the folder.
 """
 
 from __future__ import annotations
@@ -10,37 +14,12 @@ import contextlib
 import json
 import math
 import os
+import shutil
 import tempfile
 
+from keras_resnet.errors import KerasResnetError, first_line
 
-@contextlib.contextmanager
-def atomic_path(path, suffix: str | None = None):
-    """Yields a temporary path next to ``path``; on success it is renamed to ``path``.
-
-    ``suffix`` defaults to the final path's own ending (``.weights.h5``,
-    ``.keras``, ``.png``), which some writers need to pick the format. On an
-    error the temporary file is removed and the final path is left untouched.
-    The file gets the usual permissions (umask), not mkstemp's 0600.
-    """
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    name = os.path.basename(path)
-    if suffix is None:
-        suffix = name[name.index("."):] if "." in name else ""
-    handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{name.split('.')[0]}-", suffix=suffix)
-    os.close(handle)
-    os.remove(temporary)  # writers such as h5py and Keras want to create the file themselves
-    try:
-        yield temporary
-        _fsync(temporary)
-        if os.path.isfile(temporary):
-            os.chmod(temporary, 0o666 & ~_umask())
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        raise
+PARTIAL_MARK = ".partial"
 
 
 def _umask() -> int:
@@ -60,6 +39,75 @@ def _fsync(path):
         pass
     finally:
         os.close(descriptor)
+
+
+def is_partial(name: str) -> bool:
+    """True for a temporary left by ``atomic_path`` (a finished write never leaves one)."""
+    base = os.path.basename(name)
+    return base.startswith(".") and PARTIAL_MARK in base
+
+
+def discard(path: str) -> None:
+    """Removes a file or folder, if it is there."""
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path, ignore_errors=True)
+    elif os.path.lexists(path):
+        os.remove(path)
+
+
+def _publish(temporary: str, final: str, directory: bool) -> None:
+    """Moves a finished temporary to ``final`` with normal permissions; a folder replaces any old one."""
+    mask = _umask()  # mkstemp/mkdtemp create 0600/0700
+    if not directory:
+        _fsync(temporary)
+        if os.path.isdir(final):
+            raise KerasResnetError(f"'{final}' is a folder: remove it or write somewhere else")
+        os.chmod(temporary, 0o666 & ~mask)
+        os.replace(temporary, final)
+        return
+    for root, _, names in os.walk(temporary):
+        os.chmod(root, 0o777 & ~mask)
+        for name in names:
+            os.chmod(os.path.join(root, name), 0o666 & ~mask)
+    old = None
+    if os.path.lexists(final):
+        old = tempfile.mkdtemp(dir=os.path.dirname(final), prefix=f".{os.path.basename(final)}.",
+                               suffix=PARTIAL_MARK)
+        os.rmdir(old)
+        os.replace(final, old)
+    os.replace(temporary, final)
+    if old:
+        discard(old)
+
+
+@contextlib.contextmanager
+def atomic_path(path, *, directory: bool = False, suffix: str | None = None):
+    """Yields a temporary path next to ``path``; on success it is moved to ``path``.
+
+    ``directory=True`` yields an empty folder to fill. For a file, the temporary
+    does not exist yet (writers such as h5py and Keras create it) and ends like
+    ``path`` (``.weights.h5``, ``.keras``, ``.png``) unless ``suffix`` says otherwise.
+    On any error the temporary is removed and ``path`` is left as it was.
+    """
+    final = os.path.abspath(os.fspath(path))
+    folder, name = os.path.split(final)
+    os.makedirs(folder, exist_ok=True)
+    prefix = f".{name}."
+    if directory:
+        temporary = tempfile.mkdtemp(dir=folder, prefix=prefix, suffix=PARTIAL_MARK)
+    else:
+        if suffix is None:
+            stem = name.lstrip(".")
+            suffix = stem[stem.index("."):] if "." in stem else ""
+        handle, temporary = tempfile.mkstemp(dir=folder, prefix=prefix, suffix=PARTIAL_MARK + suffix)
+        os.close(handle)
+        os.remove(temporary)
+    try:
+        yield temporary
+        _publish(temporary, final, directory)
+    except BaseException:
+        discard(temporary)
+        raise
 
 
 def write_text(path, text: str) -> None:
@@ -90,9 +138,36 @@ def write_json(path, data) -> None:
 
 
 def read_json(path):
-    """The JSON in ``path``, or ``None`` when there is no such file."""
+    """The JSON in ``path``, or ``None`` when there is no such file; a one-line error when it does not parse."""
+    path = os.fspath(path)
     try:
         with open(path, encoding="utf-8") as file:
             return json.load(file)
     except FileNotFoundError:
         return None
+    except (ValueError, OSError) as error:
+        raise KerasResnetError(f"'{path}' is not readable JSON ({first_line(error)}): fix or delete it") from None
+
+
+def path_size(path: str) -> int:
+    """Bytes of a file, or of every file under a folder."""
+    if os.path.isdir(path):
+        return sum(os.path.getsize(os.path.join(root, name))
+                   for root, _, names in os.walk(path) for name in names)
+    return os.path.getsize(path)
+
+
+def prepare_output_dir(path) -> str:
+    """Creates the folder ``path`` if needed and proves it writable; returns its absolute path."""
+    path = os.path.abspath(os.fspath(path))
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise KerasResnetError(f"output '{path}' is a file, not a folder: give a folder path as --out")
+    try:
+        os.makedirs(path, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as error:
+        raise KerasResnetError(
+            f"output folder '{path}' is not writable ({error.strerror or type(error).__name__}): "
+            "choose another --out or fix its permissions") from None
+    return path

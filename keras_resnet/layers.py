@@ -11,6 +11,13 @@ import types
 PACKAGE = "keras_resnet"
 
 
+def all_layers(model):
+    """Every layer of ``model``, nested models' layers included, depth first."""
+    for layer in getattr(model, "layers", []):
+        yield layer
+        yield from all_layers(layer)
+
+
 def _register(keras):
     """The register-serializable decorator of the given keras module."""
     saving = getattr(keras, "saving", None)

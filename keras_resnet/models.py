@@ -8,11 +8,18 @@ definition gives identical layer names and weight order in both.
 import os
 import sys
 
-from keras_resnet.blocks import STEMS, UnitOptions, apply_ops, ORDERS, residual_unit, stem
+from keras_resnet.blocks import ORDERS, STEMS, UnitOptions, apply_ops, residual_unit, stem
 from keras_resnet.errors import KerasResnetError
+from keras_resnet.specs import CIFAR_FILTERS, IMAGENET_DEPTHS, IMAGENET_FILTERS, cifar_units_per_stage
 from keras_resnet.weights import load_weights_file
-from keras_resnet.specs import (CIFAR_FILTERS, IMAGENET_DEPTHS, IMAGENET_FILTERS,
-                                cifar_units_per_stage)
+
+class InputTooSmallError(KerasResnetError):
+    """An input smaller than the network's total downsampling; ``minimum`` is the least size that works."""
+
+    def __init__(self, message, minimum):
+        super().__init__(message)
+        self.minimum = minimum
+
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -32,7 +39,7 @@ def _default_keras():
     return keras
 
 
-def _preprocessing_layer(keras, kind, channels, mean, std):
+def preprocessing_layer(keras, kind, channels, mean, std):
     """Raw 0-255 pixels in, what the network expects out; a stock Rescaling layer (no Lambda)."""
     if kind is None:
         return None
@@ -70,9 +77,9 @@ def _resolve_input_shape(input_shape, input_tensor, default_size, include_top, m
             f"input_shape must be (height, width, channels) with channels >= 1, got {input_shape}")
     for size in input_shape[:2]:
         if size is not None and size < min_size:
-            raise KerasResnetError(
+            raise InputTooSmallError(
                 f"input size {input_shape[0]}x{input_shape[1]} is too small: this network downsamples"
-                f" {min_size}x, so height and width must be at least {min_size}")
+                f" {min_size}x, so height and width must be at least {min_size}", minimum=min_size)
     return input_shape
 
 
@@ -156,7 +163,7 @@ def ResNet(
 
     inputs = _model_input(keras, input_tensor, input_shape)
     x = inputs
-    preprocess = _preprocessing_layer(keras, preprocessing, input_shape[-1], pixel_mean, pixel_std)
+    preprocess = preprocessing_layer(keras, preprocessing, input_shape[-1], pixel_mean, pixel_std)
     if preprocess is not None:
         x = preprocess(x)
     x = stem(keras, x, stem_type, stem_filters, options)

@@ -10,7 +10,7 @@ import os
 
 import numpy as np
 
-from keras_resnet.errors import KerasResnetError
+from keras_resnet.errors import KerasResnetError, first_line
 
 KERAS_APPLICATIONS_URL = "https://storage.googleapis.com/tensorflow/keras-applications/resnet/"
 # model name -> (md5 of the file with the classifier, md5 of the file without): keras.applications' own.
@@ -125,5 +125,5 @@ def load_weights_file(model, path, reverse_first_conv_channels=False):
     try:
         model.load_weights(path)
     except ValueError as error:
-        raise KerasResnetError(f"weights in {path} do not fit this model ({str(error).splitlines()[0]}):"
+        raise KerasResnetError(f"weights in {path} do not fit this model ({first_line(error)}):"
                                " build the architecture that wrote them") from None

@@ -1,13 +1,13 @@
 """The model zoo: every named ResNet of both papers, with the settings that reproduce its reference."""
 
 import dataclasses
+import re
 
 from keras_resnet.errors import KerasResnetError
-from keras_resnet.models import (KERAS_APPLICATIONS_V1, KERAS_APPLICATIONS_V2, TORCHVISION,
-                                 CifarResNet, ImageNetResNet)
+from keras_resnet.models import KERAS_APPLICATIONS_V1, KERAS_APPLICATIONS_V2, TORCHVISION, CifarResNet, ImageNetResNet
+from keras_resnet.specs import CIFAR_BASIC_DEPTHS, CIFAR_BOTTLENECK_DEPTHS, IMAGENET_DEPTHS, cifar_units_per_stage
 from keras_resnet.weights import (IMAGENET_PREPROCESSING, KERAS_APPLICATIONS_HASHES, fetch_imagenet_weights,
                                   load_layer_weights, read_legacy_h5)
-from keras_resnet.specs import CIFAR_BASIC_DEPTHS, CIFAR_BOTTLENECK_DEPTHS, IMAGENET_DEPTHS
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,16 +82,28 @@ def model_names():
 
 
 def get_entry(name):
+    """The zoo entry for ``name``; ``resnetN`` / ``plainN`` (``v2`` suffix) also for any CIFAR depth 6n+2, e.g. resnet8."""
     key = str(name).lower().replace("-", "").replace("_", "")
-    if key not in ZOO:
-        raise KerasResnetError(f"unknown model {name!r}: run 'keras-resnet models' to list them "
-                               f"({', '.join(list(ZOO)[:6])}, ...)")
-    return ZOO[key]
+    if key in ZOO:
+        return ZOO[key]
+    match = re.fullmatch(r"(resnet|plain)(\d+)(v2)?", key)
+    if match and cifar_units_per_stage(int(match[2]), "basic"):
+        family, depth, version = match[1], int(match[2]), "v2" if match[3] else "v1"
+        if not (family == "plain" and version == "v2"):
+            return ZooEntry(key, "cifar", depth, version, {"shortcut": "none"} if family == "plain" else {},
+                            "He et al. 2015" if version == "v1" else "He et al. 2016")
+    raise KerasResnetError(f"unknown model {name!r}: run 'keras-resnet models' to list them "
+                           f"({', '.join(list(ZOO)[:6])}, ...), or resnetN/plainN for any CIFAR depth 6n+2")
 
 
 def build_model(name, **kwargs):
-    """Build a zoo model by name ('resnet50', 'resnet20', 'plain56', 'resnet164v2' ...)."""
+    """Build a zoo model by name ('resnet50', 'resnet20', 'plain56', 'resnet164v2', 'resnet8' ...)."""
     return get_entry(name).build(**kwargs)
+
+
+def build_network(name, input_shape, classes, options=None):
+    """``build_model(name)`` for data of ``input_shape`` and ``classes``, with further model ``options``."""
+    return build_model(name, input_shape=tuple(input_shape), classes=classes, **dict(options or {}))
 
 
 def _named_constructor(name, python_name):

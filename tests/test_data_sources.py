@@ -15,7 +15,6 @@ from PIL import Image
 from keras_resnet.data import load_bundled, load_dataset, source_kind
 from keras_resnet.errors import KerasResnetError
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _image(mode="RGB", size=(8, 8), value=0):
@@ -253,8 +252,8 @@ def test_keras_fashion_mnist_from_a_keras_cache(tmp_path):
         "from keras_resnet.data import load_dataset; s = load_dataset('fashion_mnist', seed=3); "
         "print(s.class_names[0], s.image_shape, len(s.train), len(s.validation), len(s.test))"
     )
-    env = dict(os.environ, KERAS_HOME=str(tmp_path / "keras_home"), PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="3")
-    result = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True,
+    env = dict(os.environ, KERAS_HOME=str(tmp_path / "keras_home"), TF_CPP_MIN_LOG_LEVEL="3")
+    result = subprocess.run([sys.executable, "-c", code], env=env, cwd=tmp_path, capture_output=True,
                             text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip().splitlines()[-1] == "T-shirt/top (28, 28, 1) 10 10 6"

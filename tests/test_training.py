@@ -18,7 +18,7 @@ from keras_resnet.training import (
 )
 from keras_resnet.training import callbacks as run_callbacks
 from keras_resnet.training import multiworker_fix, precision, strategy
-from keras_resnet.training.artifacts import atomic_path, write_json
+from keras_resnet.files import atomic_path, write_json
 from keras_resnet.training.optimizers import decayed_variables, excluded_variables, make_optimizer
 from helpers import toy_npz
 

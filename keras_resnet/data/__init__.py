@@ -15,9 +15,7 @@ folders and TFRecords on disk and ``make_pipeline`` decodes them as it reads.
 from keras_resnet.data.augment import CROP_RATIO, CROP_SCALE, PAD_PIXELS
 from keras_resnet.data.bundled import BUNDLED_PATH, load_bundled
 from keras_resnet.data.containers import DatasetSplits, ImageFiles, ImageRecords, LabeledImages, Split
-from keras_resnet.data.images import (
-    IMAGE_EXTENSIONS, MAX_IMAGE_PIXELS, BadImageError, decode_image, read_image,
-)
+from keras_resnet.data.images import IMAGE_EXTENSIONS, MAX_IMAGE_PIXELS, BadImageError, decode_image, read_image
 from keras_resnet.data.keras_datasets import KERAS_DATASETS
 from keras_resnet.data.labels import read_labels, write_labels
 from keras_resnet.data.pipeline import AUGMENTATIONS, DEFAULT_SHUFFLE_BUFFER, make_pipeline

@@ -9,7 +9,7 @@ import zipfile
 import numpy as np
 
 from keras_resnet.data.containers import DatasetSplits, LabeledImages
-from keras_resnet.errors import KerasResnetError
+from keras_resnet.errors import KerasResnetError, first_line
 
 _LAYOUTS = "'x' and 'y' (or 'images' and 'labels'), or 'x_train', 'y_train', 'x_test', 'y_test'"
 
@@ -54,7 +54,7 @@ def load_npz(path: str) -> DatasetSplits:
         archive = np.load(path, allow_pickle=False)
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as error:
         raise KerasResnetError(
-            f"cannot read '{path}' as a .npz archive ({str(error).splitlines()[0]}): "
+            f"cannot read '{path}' as a .npz archive ({first_line(error)}): "
             f"save it with np.savez and {_LAYOUTS}"
         ) from None
     if not isinstance(archive, np.lib.npyio.NpzFile):

@@ -17,7 +17,7 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from keras_resnet.errors import KerasResnetError
+from keras_resnet.errors import KerasResnetError, first_line
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
 # Pillow's own default: beyond this an image is treated as a decompression bomb.
@@ -109,7 +109,7 @@ def decode_image(source, name: str | None = None, *, min_side: int | None = None
     except UnidentifiedImageError:
         raise BadImageError(name, "not a JPEG, PNG, BMP or GIF image") from None
     except (OSError, SyntaxError, ValueError, EOFError) as error:
-        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        reason = first_line(error)
         raise BadImageError(name, f"corrupt or truncated: {reason}") from None
 
 

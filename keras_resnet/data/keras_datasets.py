@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 
 from keras_resnet.data.containers import DatasetSplits, LabeledImages
-from keras_resnet.errors import KerasResnetError
+from keras_resnet.errors import KerasResnetError, first_line
 
 _STORAGE = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
 _CIFAR100_NAMES = (
@@ -59,7 +59,7 @@ def load_keras_dataset(name: str) -> DatasetSplits:
     try:
         (x_train, y_train), (x_test, y_test) = getattr(keras.datasets, name).load_data()
     except Exception as error:  # keras raises a bare Exception when the download fails
-        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        reason = first_line(error)
         raise KerasResnetError(
             f"could not load keras dataset '{name}' ({reason}): without internet, download "
             f"{origin} elsewhere and place it at {keras_cache_path(cached)}"

@@ -13,9 +13,8 @@ from keras_resnet.data.arrays import load_npz
 from keras_resnet.data.bundled import load_bundled
 from keras_resnet.data.containers import DatasetSplits, LabeledImages, Split
 from keras_resnet.data.folders import load_folder
-from keras_resnet.data.images import (
-    check_channels, convert_channels, is_image_file, normalize_image_size, resize_images,
-)
+from keras_resnet.data.images import (check_channels, convert_channels, is_image_file, normalize_image_size,
+                                      resize_images)
 from keras_resnet.data.keras_datasets import KERAS_DATASETS, load_keras_dataset
 from keras_resnet.data.labels import check_class_names
 from keras_resnet.data.splits import stratified_split

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from keras_resnet.data.containers import DatasetSplits, LabeledImages
-from keras_resnet.errors import KerasResnetError
+from keras_resnet.errors import KerasResnetError, first_line
 
 
 def _import_tfds():
@@ -48,7 +48,7 @@ def load_tfds(name: str, *, data_dir=None) -> DatasetSplits:
         builder.download_and_prepare()  # reuses a prepared copy without network access
     except Exception as error:  # DatasetNotFoundError, network errors, ...
         raise KerasResnetError(
-            f"cannot load tfds:{name} ({str(error).splitlines()[0]}): check the name at "
+            f"cannot load tfds:{name} ({first_line(error)}): check the name at "
             "tensorflow.org/datasets/catalog, or prepare it online once into data_dir"
         ) from None
     label = builder.info.supervised_keys and builder.info.features[builder.info.supervised_keys[1]]

@@ -21,7 +21,7 @@ import numpy as np
 
 from keras_resnet.data.containers import DatasetSplits, ImageRecords, LabeledImages
 from keras_resnet.data.images import decode_many, normalize_image_size
-from keras_resnet.errors import KerasResnetError
+from keras_resnet.errors import KerasResnetError, first_line
 
 TFRECORD_NAME = re.compile(r"(\.tfrecords?|\.tfrec)(\.gz)?$|-\d+-of-\d+$", re.IGNORECASE)
 TEST_PREFIXES = ("validation", "val", "test")
@@ -96,7 +96,7 @@ def _records(path: str, label_offset: int, texts: dict):
                 )
             yield f"{path}#{index}", example["image/encoded"], label
     except tf.errors.OpError as error:
-        reason = error.message.splitlines()[0]
+        reason = first_line(error)
         raise KerasResnetError(
             f"cannot read record {index + 1} of '{path}' as a TFRecord image example ({reason}): "
             "give TFRecords with 'image/encoded' (bytes) and 'image/class/label' (int64) features"

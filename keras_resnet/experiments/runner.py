@@ -22,8 +22,8 @@ import time
 import numpy as np
 
 from keras_resnet.errors import KerasResnetError
-from keras_resnet.files import atomic_path, read_json, write_json
 from keras_resnet.experiments.recipes import learning_rate_at, learning_rate_steps, make_schedule, resolve_budget
+from keras_resnet.files import atomic_path, read_json, write_json
 
 STATE_FORMAT = 1
 

@@ -6,9 +6,9 @@ import dataclasses
 import os
 
 from keras_resnet.experiments.data import load_experiment_data
-from keras_resnet.files import atomic_path, write_text
 from keras_resnet.experiments.recipes import get_recipe, resolve_budget
 from keras_resnet.experiments.runner import ExperimentState, default_verbosity, run_models
+from keras_resnet.files import atomic_path, write_text
 
 
 @dataclasses.dataclass

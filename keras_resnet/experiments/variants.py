@@ -9,7 +9,6 @@ from keras_resnet.experiments import plots, report
 from keras_resnet.experiments.runner import ModelSpec
 from keras_resnet.experiments.session import Session
 
-
 TINY_DEPTH, PAPER_DEPTH = 20, 110
 
 

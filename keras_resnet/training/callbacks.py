@@ -22,7 +22,8 @@ import tempfile
 import keras
 import numpy as np
 
-from keras_resnet.training.artifacts import atomic_path, read_json, write_json
+from keras_resnet.files import atomic_path, read_json, write_json
+from keras_resnet.run_directory import RunDirectory
 from keras_resnet.training.history_plot import plot_history
 
 STATE_FILE = "checkpoint.json"
@@ -100,8 +101,9 @@ class HistoryRecorder(keras.callbacks.Callback):
             self.save()
 
     def save(self):
-        write_json(os.path.join(self.run_dir, "history.json"), self.history)
-        plot_history(self.history, os.path.join(self.run_dir, "history.png"), unfrozen_after=self.unfrozen_after)
+        run = RunDirectory(self.run_dir)
+        write_json(run.history_path, self.history)
+        plot_history(self.history, run.history_plot_path, unfrozen_after=self.unfrozen_after)
 
 
 class RunCheckpoint(keras.callbacks.Callback):

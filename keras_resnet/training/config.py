@@ -11,10 +11,10 @@ import dataclasses
 import datetime
 import difflib
 import json
+import math
 import os
 
 from keras_resnet.errors import KerasResnetError
-from keras_resnet.training.transfer import RESERVED_MODEL_OPTIONS, fine_tune_rate
 
 OPTIMIZERS = ("sgd", "adamw")
 SCHEDULES = ("step", "cosine", "constant")
@@ -29,6 +29,10 @@ DEFAULT_LEARNING_RATE = {"sgd": 0.1, "adamw": 1e-3}  # for a global batch of REF
 DEFAULT_WEIGHT_DECAY = {"sgd": 1e-4, "adamw": 0.05}
 DEFAULT_FINE_TUNE_FACTOR = "0.1x"  # fine-tuning after the frozen epochs runs at a tenth of the learning rate
 REFERENCE_BATCH_SIZE = 128  # He et al. 2015, CIFAR-10: lr 0.1 at batch 128
+
+# Keyword arguments of the model builders that train itself decides.
+RESERVED_MODEL_OPTIONS = ("include_top", "weights", "classes", "input_shape", "input_tensor", "pooling",
+                          "keras_module")
 
 # Options that may differ when a run is resumed: they change how, not what, is trained.
 RUNTIME_KEYS = ("strategy", "precision", "jit_compile", "verbose", "tensorboard", "run_dir", "data_dir",
@@ -314,3 +318,26 @@ def differences(saved: dict, current: TrainConfig) -> list[str]:
 
 def _comparable(value):
     return json.loads(json.dumps(value))
+
+
+def fine_tune_rate(value, learning_rate: float):
+    """``value`` as a learning rate: a number, or ``"0.1x"`` (a factor of ``learning_rate``)."""
+    if isinstance(value, str):
+        text = value.strip().lower()
+        factor = text.endswith("x")
+        try:
+            number = float(text[:-1] if factor else text)
+        except ValueError:
+            number = None
+        if number is None or not math.isfinite(number):
+            raise KerasResnetError(
+                f"fine_tune_learning_rate={value!r} must be a rate (e.g. 0.001) or a factor of the learning rate "
+                "(e.g. 0.1x)"
+            )
+        value = number * learning_rate if factor else number
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0 or not math.isfinite(value):
+        raise KerasResnetError(
+            f"fine_tune_learning_rate={value!r} must be a positive rate (e.g. 0.001) or a factor of the learning "
+            "rate (e.g. 0.1x)"
+        )
+    return float(value)

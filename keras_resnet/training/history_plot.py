@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from keras_resnet.training.artifacts import atomic_path
+from keras_resnet.files import atomic_path
 
 
 def plot_history(history: dict, path, unfrozen_after: int | None = None) -> None:

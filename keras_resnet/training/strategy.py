@@ -13,7 +13,7 @@ import json
 import os
 import warnings
 
-from keras_resnet.errors import KerasResnetError
+from keras_resnet.errors import KerasResnetError, first_line
 
 # Environment variables that mean "a TPU is attached or named" (Cloud TPU, TPU VM, Colab).
 TPU_ENVIRONMENT = ("TPU_NAME", "TPU_ACCELERATOR_TYPE", "TPU_WORKER_ID", "COLAB_TPU_ADDR")
@@ -73,7 +73,7 @@ def _tpu_strategy(required: bool):
     except Exception as error:  # resolver or connection failures come in many types
         if required:
             raise KerasResnetError(
-                f"strategy 'tpu' found no usable TPU ({type(error).__name__}: {str(error).splitlines()[0]}): "
+                f"strategy 'tpu' found no usable TPU ({type(error).__name__}: {first_line(error)}): "
                 "set TPU_NAME or run on a TPU VM, or use --strategy auto"
             ) from None
         warnings.warn(f"a TPU looked available but could not be used ({error}); training without it", stacklevel=3)

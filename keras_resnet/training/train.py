@@ -24,19 +24,21 @@ import dataclasses
 import importlib.util
 import math
 import os
-import re
 import time
 import warnings
 
-from keras_resnet.errors import KerasResnetError
+from keras_resnet.errors import KerasResnetError, first_line
+from keras_resnet.files import atomic_path
+from keras_resnet.layers import all_layers
+from keras_resnet.models import InputTooSmallError
+from keras_resnet.run_directory import RunDirectory
 from keras_resnet.training import callbacks as run_callbacks
-from keras_resnet.training import multiworker_fix
-from keras_resnet.training import transfer
-from keras_resnet.training.artifacts import atomic_path, read_json, write_json
+from keras_resnet.training import multiworker_fix, transfer
 from keras_resnet.training.config import TrainConfig, default_run_dir, differences, resolve_config
 from keras_resnet.training.precision import choose_jit_compile, choose_precision, dtype_policy
 from keras_resnet.training.schedules import WarmupSchedule, scaled_learning_rate
 from keras_resnet.training.strategy import StrategyChoice, choose_strategy, replica_average
+from keras_resnet.zoo import build_network
 
 IMAGENET_AUGMENT_MIN_SIZE = 128  # images at least this large get random-resized crops; smaller ones pad+crop
 
@@ -53,24 +55,7 @@ class TrainResult:
 
     @property
     def model_path(self) -> str:
-        return os.path.join(self.run_dir, "model.keras")
-
-
-def build_network(name, input_shape, classes, options=None):
-    """A zoo model by name; ``resnetN``/``plainN`` (``v2`` suffix) also for any CIFAR depth 6n+2, e.g. resnet8."""
-    from keras_resnet import CifarResNet, build_model
-
-    options = dict(options or {})
-    try:
-        return build_model(name, input_shape=tuple(input_shape), classes=classes, **options)
-    except KerasResnetError as error:
-        match = re.fullmatch(r"(resnet|plain)(\d+)(v2)?", name)
-        if not match or not str(error).startswith("unknown model"):
-            raise
-    family, depth, version = match[1], int(match[2]), "v2" if match[3] else "v1"
-    if family == "plain":
-        options.setdefault("shortcut", "none")
-    return CifarResNet(depth, version=version, input_shape=tuple(input_shape), classes=classes, **options)
+        return RunDirectory(self.run_dir).model_path
 
 
 def _augment(requested, image_shape):
@@ -165,8 +150,9 @@ def _pretrained(config):
     holds every weight), only what its config.json recorded about them."""
     if config.weights is None:
         return None
-    if run_callbacks.read_checkpoint_state(os.path.join(config.run_dir, "checkpoints")):
-        record = transfer.recorded(read_json(os.path.join(config.run_dir, "config.json")), config)
+    run = RunDirectory(config.run_dir)
+    if run_callbacks.read_checkpoint_state(run.checkpoints_dir):
+        record = transfer.recorded(run.read_config(), config)
         if record is not None:
             return record
     return transfer.load_pretrained(config)
@@ -244,14 +230,14 @@ def _loss_and_metrics(config, classes):
 
 def _check_run_dir(run_dir, config, checkpoint_dir, plan):
     """The checkpoint state to resume from (None: start fresh); errors for a finished or different run."""
-    metrics = read_json(os.path.join(run_dir, "metrics.json"))
-    if metrics and metrics.get("completed"):
+    run = RunDirectory(run_dir)
+    if run.is_finished():
         raise KerasResnetError(
             f"run directory '{run_dir}' already holds a finished run (model.keras, metrics.json): "
             "pass another --run-dir, or delete it to train again"
         )
     state = run_callbacks.read_checkpoint_state(checkpoint_dir)
-    saved = read_json(os.path.join(run_dir, "config.json"))
+    saved = run.read_config()
     if state and saved:
         changed = differences(saved, config)
         if changed:
@@ -295,21 +281,12 @@ def _save_float32_model(model, config, input_shape, classes, path, write, model_
     return exported
 
 
-def _all_layers(layer):
-    for inner in getattr(layer, "layers", []):
-        yield inner
-        yield from _all_layers(inner)
-
-
 def _build_model(config, input_shape, classes, model_options):
     """The network for the data; a too-small image size names the flag that fixes it."""
     try:
         return build_network(config.model, input_shape, classes, model_options)
-    except KerasResnetError as error:
-        least = re.search(r"too small.*at least (\d+)", str(error))
-        if not least:
-            raise
-        raise KerasResnetError(f"{error}: pass --image-size {least[1]} or larger") from None
+    except InputTooSmallError as error:
+        raise KerasResnetError(f"{error}: pass --image-size {error.minimum} or larger") from None
 
 
 def _compiled_model(config, plan, input_shape, classes, model_options=None, phase=None, pretrained=None):
@@ -323,7 +300,7 @@ def _compiled_model(config, plan, input_shape, classes, model_options=None, phas
     if pretrained is not None:
         transfer.load_into(model, pretrained, config.model)
     if config.sync_batchnorm:
-        for layer in _all_layers(model):
+        for layer in all_layers(model):
             if isinstance(layer, keras.layers.BatchNormalization):
                 layer.synchronized = True
     statistics = list(model.non_trainable_variables)  # before any freezing: statistics only
@@ -354,9 +331,8 @@ def _restore(model, state, choice, config, phase=None):
     try:
         model.load_weights(state["path"])
     except (ValueError, OSError) as error:
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise KerasResnetError(
-            f"checkpoint '{state['path']}' does not fit this model ({first_line[:200]}): resume with the "
+                raise KerasResnetError(
+            f"checkpoint '{state['path']}' does not fit this model ({first_line(error, 200)}): resume with the "
             "options it was trained with, or pass another --run-dir"
         ) from None
     where = ""
@@ -378,7 +354,7 @@ def _callbacks(model, config, choice, history, phase=None, statistics=None):
                                              unfrozen_after=config.freeze_epochs or None)
     statistics = model.non_trainable_variables if statistics is None else statistics
     checkpoint = run_callbacks.RunCheckpoint(
-        os.path.join(run_dir, "checkpoints"), recorder, guard, config.checkpoint_steps, write=choice.is_chief,
+        RunDirectory(run_dir).checkpoints_dir, recorder, guard, config.checkpoint_steps, write=choice.is_chief,
         before_save=replica_average(choice.strategy, statistics) if choice.distributed else None,
         extra_state={"phase": phase.number} if two_phases else None,
     )
@@ -388,7 +364,7 @@ def _callbacks(model, config, choice, history, phase=None, statistics=None):
             warnings.warn("tensorboard is not installed, so the run writes no TensorBoard logs: "
                           "pip install tensorboard, or pass tensorboard=False", stacklevel=3)
         else:
-            callbacks.append(keras.callbacks.TensorBoard(os.path.join(run_dir, "logs"), write_graph=False))
+            callbacks.append(keras.callbacks.TensorBoard(RunDirectory(run_dir).logs_dir, write_graph=False))
     return guard, recorder, checkpoint, callbacks
 
 
@@ -422,7 +398,7 @@ def train(config=None, **options) -> TrainResult:
         )
     config.run_dir = config.run_dir or default_run_dir(config.model)
 
-    from keras_resnet.data import load_dataset, write_labels
+    from keras_resnet.data import load_dataset
 
     pretrained = _pretrained(config)  # before the data: the weights decide its channels
     splits = load_dataset(config.data, image_size=config.image_size, channels=config.channels,
@@ -431,7 +407,9 @@ def train(config=None, **options) -> TrainResult:
     splits, augment_shape = _fit_channels(splits, config, pretrained, choice)
     plan = _plan(config, splits, choice, augment_shape)
     config.augment = plan.augment
-    run_dir, checkpoint_dir = config.run_dir, os.path.join(config.run_dir, "checkpoints")
+    run_dir = config.run_dir
+    run = RunDirectory(run_dir)
+    checkpoint_dir = run.checkpoints_dir
     state = _check_run_dir(run_dir, config, checkpoint_dir, plan)
     phases = _phases(config, plan)
     model_options = {**config.model_options, **(pretrained.model_options if pretrained else {})}
@@ -448,8 +426,8 @@ def train(config=None, **options) -> TrainResult:
             resolved["fine_tune_learning_rate_used"] = plan.fine_tune_learning_rate
     if choice.is_chief:
         os.makedirs(run_dir, exist_ok=True)
-        write_json(os.path.join(run_dir, "config.json"), {**config.to_dict(), "resolved": resolved})
-        write_labels(os.path.join(run_dir, "labels.txt"), splits.class_names)
+        run.write_config({**config.to_dict(), "resolved": resolved})
+        run.write_labels(splits.class_names)
     _say(choice, config, f"Run directory: {run_dir} ({choice.kind} strategy, {choice.replicas} replica(s), "
                          f"{plan.precision}, global batch {plan.global_batch}, learning rate {plan.learning_rate:g})")
     if splits.skipped:
@@ -496,7 +474,7 @@ def train(config=None, **options) -> TrainResult:
         train_seconds = time.time() - started
         test = model.evaluate(test_data, verbose=0, return_dict=True) if test_data is not None else {}
     exported = _save_float32_model(model, config, splits.image_shape, classes,
-                                   os.path.join(run_dir, "model.keras"), write=choice.is_chief,
+                                   run.model_path, write=choice.is_chief,
                                    model_options=model_options)
     images_seen = (config.epochs - resumed_epoch) * plan.steps_per_epoch * plan.global_batch
     metrics_file = {
@@ -516,8 +494,8 @@ def train(config=None, **options) -> TrainResult:
     }
     if choice.is_chief:
         recorder.save()
-        write_json(os.path.join(run_dir, "metrics.json"), metrics_file)
+        run.write_metrics(metrics_file)
     if "test_accuracy" in metrics_file:
         _say(choice, config, f"Test accuracy {metrics_file['test_accuracy']:.4f}; model saved to "
-                             f"{os.path.join(run_dir, 'model.keras')}")
+                             f"{run.model_path}")
     return TrainResult(run_dir, recorder.history, metrics_file, config, exported)

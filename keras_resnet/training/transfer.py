@@ -42,15 +42,12 @@ import re
 
 import numpy as np
 
-from keras_resnet.errors import KerasResnetError
+from keras_resnet.errors import KerasResnetError, first_line
 
 HEAD_LAYERS = ("avg_pool", "top_dropout", "predictions")  # built fresh for the user's classes
 FIRST_CONV = "conv1_conv"
 PREPROCESSING_LAYER = "preprocessing"
 PREPROCESSING_KEYS = ("preprocessing", "pixel_mean", "pixel_std")
-# Keyword arguments of the model builders that train itself decides.
-RESERVED_MODEL_OPTIONS = ("include_top", "weights", "classes", "input_shape", "input_tensor", "pooling",
-                          "keras_module")
 
 
 @dataclasses.dataclass
@@ -117,7 +114,7 @@ def matching_preprocessing(layer, channels: int) -> dict:
     """The ``preprocessing`` model options that rebuild ``layer`` (a saved model's Rescaling), or raise."""
     import keras
 
-    from keras_resnet.models import IMAGENET_MEAN, IMAGENET_STD, PREPROCESSING, _preprocessing_layer
+    from keras_resnet.models import IMAGENET_MEAN, IMAGENET_STD, PREPROCESSING, preprocessing_layer
 
     if layer is None:
         return {"preprocessing": None}
@@ -132,7 +129,7 @@ def matching_preprocessing(layer, channels: int) -> dict:
     for kind in PREPROCESSING:
         if kind is None:
             continue
-        candidate = _preprocessing_layer(keras, kind, channels, IMAGENET_MEAN, IMAGENET_STD).get_config()
+        candidate = preprocessing_layer(keras, kind, channels, IMAGENET_MEAN, IMAGENET_STD).get_config()
         if (np.allclose(np.broadcast_to(candidate["scale"], (channels,)), scale, rtol=1e-6)
                 and np.allclose(np.broadcast_to(candidate["offset"], (channels,)), offset, rtol=1e-6, atol=1e-9)):
             return {"preprocessing": kind}
@@ -153,7 +150,7 @@ def _keras_file(config, path) -> Pretrained:
     try:
         saved = keras.saving.load_model(path, compile=False, safe_mode=True)
     except Exception as error:  # Keras raises many types for a bad file
-        reason = str(error).strip().splitlines()[0][:160] if str(error).strip() else type(error).__name__
+        reason = first_line(error)
         raise KerasResnetError(
             f"--weights '{path}' could not be loaded as a Keras model ({reason}): give a .keras file saved by "
             "model.save(), e.g. another run's model.keras"
@@ -202,7 +199,7 @@ def _h5_layout(path):
 
 def _weights_h5(config, path) -> Pretrained:
     from keras_resnet.training.precision import dtype_policy
-    from keras_resnet.training.train import build_network
+    from keras_resnet.zoo import build_network
 
     classes, channels = _h5_layout(path)
     options = dict(config.model_options)
@@ -213,7 +210,7 @@ def _weights_h5(config, path) -> Pretrained:
     try:
         template.load_weights(path)
     except Exception as error:  # ValueError for a misfit, OSError for a broken file
-        reason = str(error).strip().splitlines()[0][:160] if str(error).strip() else type(error).__name__
+        reason = first_line(error)
         raise KerasResnetError(
             f"--weights '{path}' does not fit model {config.model!r} ({reason}): pass the --model and "
             "--model-option settings they were trained with, or give the run's .keras file"
@@ -295,26 +292,3 @@ def set_backbone_trainable(model, trainable: bool) -> None:
     for layer in model.layers:
         if layer.name not in HEAD_LAYERS:
             layer.trainable = trainable
-
-
-def fine_tune_rate(value, learning_rate: float):
-    """``value`` as a learning rate: a number, or ``"0.1x"`` (a factor of ``learning_rate``)."""
-    if isinstance(value, str):
-        text = value.strip().lower()
-        factor = text.endswith("x")
-        try:
-            number = float(text[:-1] if factor else text)
-        except ValueError:
-            number = None
-        if number is None or not np.isfinite(number):
-            raise KerasResnetError(
-                f"fine_tune_learning_rate={value!r} must be a rate (e.g. 0.001) or a factor of the learning rate "
-                "(e.g. 0.1x)"
-            )
-        value = number * learning_rate if factor else number
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0 or not np.isfinite(value):
-        raise KerasResnetError(
-            f"fine_tune_learning_rate={value!r} must be a positive rate (e.g. 0.001) or a factor of the learning "
-            "rate (e.g. 0.1x)"
-        )
-    return float(value)
