@@ -32,7 +32,7 @@ setup(
     # 'export' or 'cli'. Inside export/ and cli.py, imports of export are relative ('.runtime',
     # '.export'): they resolve to the same files in the source tree and in the installed package.
     packages=["keras_resnet", "keras_resnet.data", "keras_resnet.training", "keras_resnet.experiments",
-              "keras_resnet.export"],
+              "keras_resnet.export", "keras_resnet.export.formats"],
     package_dir={"keras_resnet.export": "export"},
     cmdclass={"build_py": BuildPy},
     package_data={"keras_resnet.data": ["bundled/*.npz", "bundled/README.md"]},
@@ -51,7 +51,7 @@ setup(
     ],
     extras_require={
         "gpu": ["tensorflow[and-cuda]>=2.18,<2.22"],
-        "test": ["pytest>=8,<10"],
+        "test": ["pytest>=8,<10", "tensorflow-datasets>=4.9.10,<5"],
     },
     entry_points={"console_scripts": ["keras-resnet=keras_resnet.cli:main"]},
     classifiers=[

@@ -1,5 +1,6 @@
 """Every source of load_dataset, and the one-line errors for what users get wrong."""
 
+import functools
 import gzip
 import io
 import os
@@ -12,9 +13,9 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from keras_resnet.data import load_bundled, load_dataset, source_kind
+from keras_resnet.data import SOURCES, DataSource, DatasetSplits, LabeledImages, load_bundled, load_dataset
+from keras_resnet.data import registry, source_kind, sources_help
 from keras_resnet.errors import KerasResnetError
-
 
 
 def _image(mode="RGB", size=(8, 8), value=0):
@@ -285,13 +286,52 @@ def test_keras_download_failure_says_which_file_to_place_where(monkeypatch, tmp_
         load_dataset("mnist")
 
 
-def test_tfds_source_when_installed(tmp_path):
-    tfds = pytest.importorskip("tensorflow_datasets")
-    with tfds.testing.mock_data(num_examples=20):  # offline: random examples with mnist's features
-        splits = load_dataset("tfds:mnist", validation_split=0.2, data_dir=tmp_path)
-    assert splits.class_names == [str(digit) for digit in range(10)] and splits.image_shape == (28, 28, 1)
-    assert (len(splits.train) + len(splits.validation), len(splits.test)) == (20, 20)
-    assert splits.train.images.dtype == np.uint8 and splits.source == "tfds:mnist"
+TINY_TFDS_IMAGES = np.arange(7 * 4 * 4 * 3, dtype=np.uint8).reshape(7, 4, 4, 3)
+TINY_TFDS_CLASSES = ["circle", "square", "star"]
+
+
+@functools.cache
+def _tiny_tfds_builder():
+    """A real TFDS dataset, ``keras_resnet_tiny_shapes``, generated from the arrays above (registered once)."""
+    import tensorflow_datasets as tfds
+
+    class KerasResnetTinyShapes(tfds.core.GeneratorBasedBuilder):
+        VERSION = tfds.core.Version("1.0.0")
+
+        def _info(self):
+            return tfds.core.DatasetInfo(
+                builder=self, supervised_keys=("image", "label"),
+                features=tfds.features.FeaturesDict({
+                    "image": tfds.features.Image(shape=(4, 4, 3)),
+                    "label": tfds.features.ClassLabel(names=TINY_TFDS_CLASSES),
+                }),
+            )
+
+        def _split_generators(self, dl_manager):  # nothing to download
+            return {"train": self._generate_examples(range(5)), "test": self._generate_examples(range(5, 7))}
+
+        def _generate_examples(self, indices):
+            for index in indices:
+                yield index, {"image": TINY_TFDS_IMAGES[index], "label": index % 3}
+
+    return KerasResnetTinyShapes.name
+
+
+def _pairs(images, labels):
+    return sorted((image.tobytes(), int(label)) for image, label in zip(images, labels))
+
+
+def test_tfds_source_prepares_and_reads_a_dataset_offline(tmp_path):
+    name = _tiny_tfds_builder()
+    splits = load_dataset(f"tfds:{name}", validation_split=0, data_dir=tmp_path)  # prepares it into tmp_path
+    assert (tmp_path / name / "1.0.0" / "dataset_info.json").is_file()
+    assert splits.class_names == TINY_TFDS_CLASSES and splits.source == f"tfds:{name}"
+    assert splits.image_shape == (4, 4, 3) and splits.train.images.dtype == np.uint8
+    labels = np.arange(7) % 3
+    assert _pairs(splits.train.images, splits.train.labels) == _pairs(TINY_TFDS_IMAGES[:5], labels[:5])
+    assert _pairs(splits.test.images, splits.test.labels) == _pairs(TINY_TFDS_IMAGES[5:], labels[5:])
+    carved = load_dataset(f"tfds:{name}", validation_split=0.4, data_dir=tmp_path)  # reuses the prepared copy
+    assert (len(carved.train), len(carved.validation), len(carved.test)) == (3, 2, 2)
     with pytest.raises(KerasResnetError, match="cannot load tfds:no_such_dataset_xyz"):
         load_dataset("tfds:no_such_dataset_xyz", data_dir=tmp_path)
 
@@ -325,19 +365,61 @@ def test_source_kinds(tmp_path):
         "bundled", "tfds", "keras", "tfrecords"]
     _folder(tmp_path / "mnist", {"a": 1})  # a local folder named like a keras dataset
     assert source_kind(str(tmp_path / "mnist")) == "folder"
+    np.savez(tmp_path / "arrays.npz", x=np.zeros((2, 4, 4)), y=[0, 1])
+    (tmp_path / "shards").mkdir()
+    (tmp_path / "shards" / "train-00000-of-00001").write_bytes(b"")
+    (tmp_path / "data.bin").write_bytes(b"")  # any other file is read as TFRecords
+    kinds = [source_kind(str(tmp_path / name)) for name in ("arrays.npz", "shards", "data.bin")]
+    assert kinds == ["npz", "tfrecords", "tfrecords"]
+    assert sorted(source.name for source in SOURCES) == sorted(
+        ["bundled", "tfds", "keras", "npz", "tfrecords", "folder"])
+
+
+def test_sources_help_and_the_unknown_source_error_list_the_registry():
+    help_text = sources_help()
+    for source in SOURCES:
+        assert f"{source.usage}: {source.help}" in help_text
+    assert "mnist | fashion_mnist | cifar10 | cifar100" in help_text
+    with pytest.raises(KerasResnetError) as error:
+        load_dataset("imagenet")
+    assert str(error.value) == (
+        "no dataset 'imagenet': no such file or folder; give "
+        + " | ".join(source.usage for source in SOURCES)
+    )
+
+
+def test_a_new_source_is_one_registry_line(monkeypatch):
+    """A source added to SOURCES is recognised, loaded, listed in help and checked for options."""
+    def load_toy(source, image_size=None, channels=None, on_bad_image="error", stream=False):
+        images = np.full((6, 5, 5, 1), 7 if stream else 9, np.uint8)
+        return DatasetSplits(["a", "b"], LabeledImages(images, np.array([0, 1] * 3, np.int32)), source=source)
+
+    toy = DataSource("toy", "toy:NAME", "a toy source", lambda source: source.startswith("toy:"),
+                     load_toy, (*registry.IMAGE_OPTIONS, "stream"))
+    monkeypatch.setattr(registry, "SOURCES", (*SOURCES, toy))
+    assert source_kind("toy:x") == "toy" and "toy:NAME: a toy source" in sources_help()
+    splits = load_dataset("toy:x", image_size=8, channels=3, validation_split=0.34, stream=True)
+    assert splits.image_shape == (8, 8, 3) and (len(splits.train), len(splits.validation)) == (4, 2)
+    assert splits.train.images.max() == 7
+    with pytest.raises(KerasResnetError, match=r"label_offset=1 applies only to TFRecords sources, not 'toy:x'"):
+        load_dataset("toy:x", label_offset=1)
+    with pytest.raises(KerasResnetError, match=r"stream=True applies only to TFRecords, FOLDER and toy:NAME sources"):
+        load_dataset("bundled", stream=True)
 
 
 @pytest.mark.parametrize(
     "source, options, message",
     [
-        ("no/such/place", {}, r"no dataset 'no/such/place': no such file or folder; give 'bundled'"),
-        ("imagenet", {}, r"no dataset 'imagenet'.*or one of mnist, fashion_mnist, cifar10, cifar100"),
+        ("no/such/place", {}, r"no dataset 'no/such/place': no such file or folder; give bundled \| tfds:NAME"),
+        ("imagenet", {}, r"no dataset 'imagenet'.* \| mnist \| fashion_mnist \| cifar10 \| cifar100 \| FILE\.npz"),
         ("bundled", {"on_bad_image": "ignore"}, r"use 'error' or 'skip'"),
         ("bundled", {"validation_split": 1.0}, r"validation_split=1.0 is outside \[0, 1\)"),
         ("bundled", {"channels": 4}, r"use 1 \(grayscale\) or 3 \(RGB\)"),
         ("bundled", {"image_size": -3}, r"image_size -3 is not a positive int"),
-        ("bundled", {"data_dir": "/tmp"}, r"data_dir applies to 'tfds:' sources only"),
-        ("bundled", {"label_offset": 1}, r"label_offset applies to TFRecord files"),
+        ("bundled", {"data_dir": "/tmp"}, r"data_dir='/tmp' applies only to tfds:NAME sources, not 'bundled'"),
+        ("bundled", {"label_offset": 1}, r"label_offset=1 applies only to TFRecords sources, not 'bundled'"),
+        ("cifar10", {"stream": True}, r"stream=True applies only to TFRecords and FOLDER sources, not 'cifar10'"),
+        ("tfds:mnist", {"label_offset": 2}, r"label_offset=2 applies only to TFRecords sources"),
         ("bundled", {"label_offset": -1}, r"label_offset=-1 must be a whole number >= 0"),
     ],
 )

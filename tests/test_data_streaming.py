@@ -115,5 +115,5 @@ def test_streamed_tfrecords_meet_bad_images_in_the_pipeline(tmp_path):
 
 
 def test_stream_is_for_folders_and_tfrecords_only():
-    with pytest.raises(KerasResnetError, match="stream=True applies to image folders and TFRecord files"):
+    with pytest.raises(KerasResnetError, match="stream=True applies only to TFRecords and FOLDER sources"):
         load_dataset("bundled", stream=True)

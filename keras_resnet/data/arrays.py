@@ -4,6 +4,7 @@ layout ``x_train, y_train, x_test, y_test``; optional ``class_names`` (string ar
 
 from __future__ import annotations
 
+import os
 import zipfile
 
 import numpy as np
@@ -46,6 +47,11 @@ def _split(archive, path: str, x_keys, y_keys) -> LabeledImages:
     x_key, images = _pick(archive, path, *x_keys)
     y_key, labels = _pick(archive, path, *y_keys)
     return LabeledImages.from_arrays(images, labels, f"'{path}' ({x_key}/{y_key})")
+
+
+def is_npz_file(source: str) -> bool:
+    """Whether ``source`` is an existing ``.npz`` file."""
+    return source.lower().endswith(".npz") and os.path.isfile(source)
 
 
 def load_npz(path: str) -> DatasetSplits:

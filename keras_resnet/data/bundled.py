@@ -11,6 +11,11 @@ from keras_resnet.errors import KerasResnetError
 BUNDLED_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bundled", "mnist5k.npz")
 
 
+def is_bundled(source: str) -> bool:
+    """Whether ``source`` names the bundled set: ``"bundled"``."""
+    return source == "bundled"
+
+
 def load_bundled() -> DatasetSplits:
     """4,000 train and 1,000 test digits, uint8 ``[N, 28, 28, 1]``, classes "0".."9"."""
     if not os.path.exists(BUNDLED_PATH):

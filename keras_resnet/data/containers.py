@@ -72,10 +72,15 @@ def _as_int32_labels(labels, count: int, name: str) -> np.ndarray:
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class LabeledImages:
-    """One split in memory: ``images`` uint8 ``[N, H, W, C]``, ``labels`` int32 ``[N]``."""
+    """One split in memory: ``images`` uint8 ``[N, H, W, C]``, ``labels`` int32 ``[N]``.
+
+    ``names`` (str ``[N]``) say which file (or ``file#record``) each image was read
+    from, for splits loaded from files; arrays from memory or ``.npz`` have none.
+    """
 
     images: np.ndarray
     labels: np.ndarray
+    names: np.ndarray | None = None
 
     @classmethod
     def from_arrays(cls, images, labels, name: str = "the data") -> "LabeledImages":
@@ -88,6 +93,8 @@ class LabeledImages:
             raise TypeError("LabeledImages.images must be uint8 [N, H, W, C]; use from_arrays")
         if self.labels.dtype != np.int32 or self.labels.shape != (len(self.images),):
             raise TypeError("LabeledImages.labels must be int32 [N]; use from_arrays")
+        if self.names is not None and len(self.names) != len(self.labels):
+            raise TypeError("LabeledImages.names must name every image")
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -99,7 +106,8 @@ class LabeledImages:
 
     def take(self, indices) -> "LabeledImages":
         """The examples at ``indices``, in that order."""
-        return LabeledImages(self.images[indices], self.labels[indices])
+        names = None if self.names is None else self.names[indices]
+        return LabeledImages(self.images[indices], self.labels[indices], names)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -117,6 +125,11 @@ class ImageFiles:
     def __len__(self) -> int:
         return len(self.labels)
 
+    @property
+    def names(self) -> np.ndarray:
+        """The image file of each example (as ``LabeledImages.names``)."""
+        return self.paths
+
     def take(self, indices) -> "ImageFiles":
         return ImageFiles(self.paths[indices], self.labels[indices], self.image_shape)
 
@@ -125,12 +138,13 @@ class ImageFiles:
 class ImageRecords:
     """A split left in TFRecord files (``stream=True``): the records flagged in ``selected``.
 
-    ``selected`` has one flag per record of ``files`` in reading order; ``labels``
-    are the selected records' labels in that order. Images are decoded by the
-    pipeline, so a bad one is found (raised or skipped) only then.
+    ``selected`` has one flag per record of ``files`` in reading order (``record_counts``
+    records per file); ``labels`` are the selected records' labels in that order.
+    Images are decoded by the pipeline, so a bad one is found (raised or skipped) only then.
     """
 
     files: tuple[str, ...]
+    record_counts: tuple[int, ...]
     compression: str  # "" or "GZIP"
     selected: np.ndarray  # bool [records in files]
     labels: np.ndarray  # int32 [selected records]
@@ -140,6 +154,15 @@ class ImageRecords:
 
     def __len__(self) -> int:
         return len(self.labels)
+
+    @property
+    def names(self) -> np.ndarray:
+        """``file#record`` of each selected record (record counted from 0 within its file), in order."""
+        starts = np.cumsum((0, *self.record_counts))
+        return np.array([
+            f"{path}#{index}" for path, start, end in zip(self.files, starts, starts[1:])
+            for index in np.flatnonzero(self.selected[start:end])
+        ], dtype=str)
 
     def take(self, indices) -> "ImageRecords":
         """The given examples; records keep their file order whatever the order of ``indices``."""

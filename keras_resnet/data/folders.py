@@ -94,11 +94,17 @@ def _load(root, class_names, image_size, channels, on_bad_image, stream):
             f"class folder '{os.path.join(root, empty[0])}' has no readable images: "
             "add good images or remove the folder"
         )
+    files = np.array(decoded.names)
     if stream:
-        split = ImageFiles(np.array(decoded.names), decoded.labels, decoded.image_shape)
+        split = ImageFiles(files, decoded.labels, decoded.image_shape)
     else:
-        split = LabeledImages(decoded.images, decoded.labels)
+        split = LabeledImages(decoded.images, decoded.labels, files)
     return names, split, decoded.skipped, ignored
+
+
+def is_folder(source: str) -> bool:
+    """Whether ``source`` is a folder (TFRecord folders are recognised before this)."""
+    return os.path.isdir(source)
 
 
 def is_split_layout(root: str) -> bool:

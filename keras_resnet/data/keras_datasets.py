@@ -45,6 +45,11 @@ KERAS_DATASETS = {
 }
 
 
+def is_keras_dataset(source: str) -> bool:
+    """Whether ``source`` is one of the reserved names in ``KERAS_DATASETS`` (``./mnist`` is a folder)."""
+    return source in KERAS_DATASETS
+
+
 def keras_cache_path(relative: str) -> str:
     """Where Keras keeps a downloaded file: ``$KERAS_HOME`` or ``~/.keras``, then ``relative``."""
     home = os.environ.get("KERAS_HOME", os.path.join(os.path.expanduser("~"), ".keras"))

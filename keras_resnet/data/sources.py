@@ -1,83 +1,22 @@
-"""``load_dataset``: every source in, one ``DatasetSplits`` out (uint8 images, int32 labels)."""
+"""``load_dataset``: every source in, one ``DatasetSplits`` out (uint8 images, int32 labels).
+
+The sources themselves, and which options each takes, are listed in ``registry.py``.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-import glob
 import os
 import warnings
 
 import numpy as np
 
-from keras_resnet.data.arrays import load_npz
-from keras_resnet.data.bundled import load_bundled
 from keras_resnet.data.containers import DatasetSplits, LabeledImages, Split
-from keras_resnet.data.folders import load_folder
-from keras_resnet.data.images import (check_channels, convert_channels, is_image_file, normalize_image_size,
-                                      resize_images)
-from keras_resnet.data.keras_datasets import KERAS_DATASETS, load_keras_dataset
+from keras_resnet.data.images import check_channels, convert_channels, normalize_image_size, resize_images
 from keras_resnet.data.labels import check_class_names
+from keras_resnet.data.registry import load_source
 from keras_resnet.data.splits import stratified_split
-from keras_resnet.data.tfds_source import load_tfds
-from keras_resnet.data.tfrecords import load_tfrecords, looks_like_tfrecord
 from keras_resnet.errors import KerasResnetError
-
-SOURCES_HELP = (
-    "give 'bundled', a folder of class sub-folders, a .npz file, TFRecord files, 'tfds:NAME', "
-    f"or one of {', '.join(KERAS_DATASETS)}"
-)
-
-
-def source_kind(source: str) -> str:
-    """``bundled``, ``tfds``, ``keras``, ``tfrecords``, ``folder`` or ``npz``; errors for no such path."""
-    if source == "bundled":
-        return "bundled"
-    if source.startswith("tfds:"):
-        return "tfds"
-    if source in KERAS_DATASETS:
-        return "keras"
-    if glob.has_magic(source):
-        return "tfrecords"
-    if os.path.isdir(source):
-        entries = [os.path.join(source, name) for name in os.listdir(source) if not name.startswith(".")]
-        has_tfrecords = any(map(looks_like_tfrecord, entries)) and not any(map(os.path.isdir, entries))
-        return "tfrecords" if has_tfrecords else "folder"
-    if not os.path.isfile(source):
-        raise KerasResnetError(f"no dataset '{source}': no such file or folder; {SOURCES_HELP}")
-    if is_image_file(source):
-        raise KerasResnetError(
-            f"'{source}' is a single image: give a folder with one sub-folder of images per class"
-        )
-    return "npz" if source.lower().endswith(".npz") else "tfrecords"
-
-
-def _load_source(source: str, image_size, channels, on_bad_image, data_dir, label_offset, stream):
-    """The raw splits of one source (validation only where the source has its own)."""
-    kind = source_kind(source)
-    if stream and kind not in ("folder", "tfrecords"):
-        raise KerasResnetError(
-            f"stream=True applies to image folders and TFRecord files, not '{source}': drop it "
-            "(this source fits in memory)"
-        )
-    if data_dir is not None and kind != "tfds":
-        raise KerasResnetError(
-            f"data_dir applies to 'tfds:' sources only, not '{source}': drop it "
-            "(keras datasets are cached under $KERAS_HOME)"
-        )
-    if label_offset and kind != "tfrecords":
-        raise KerasResnetError(f"label_offset applies to TFRecord files, not '{source}': drop it")
-    images = {"image_size": image_size, "channels": channels, "on_bad_image": on_bad_image}
-    if kind == "bundled":
-        return load_bundled()
-    if kind == "tfds":
-        return load_tfds(source[len("tfds:"):], data_dir=data_dir)
-    if kind == "keras":
-        return load_keras_dataset(source)
-    if kind == "tfrecords":
-        return load_tfrecords(source, label_offset=label_offset, stream=stream, **images)
-    if kind == "folder":
-        return load_folder(source, stream=stream, **images)
-    return load_npz(source)
 
 
 def _conform(split: Split | None, size, channels) -> Split | None:
@@ -86,7 +25,7 @@ def _conform(split: Split | None, size, channels) -> Split | None:
         return split  # streamed splits are decoded to their image_shape already
     images = convert_channels(split.images, channels) if channels else split.images
     images = resize_images(images, size) if size else images
-    return split if images is split.images else LabeledImages(images, split.labels)
+    return split if images is split.images else LabeledImages(images, split.labels, split.names)
 
 
 def _check(splits: DatasetSplits) -> None:
@@ -145,7 +84,8 @@ def load_dataset(source=None, *, image_size=None, channels=None, validation_spli
         raise KerasResnetError(f"label_offset={label_offset!r} must be a whole number >= 0: use 0 or 1")
     size, channels = normalize_image_size(image_size), check_channels(channels)
     source = "bundled" if source is None else os.fspath(source)
-    splits = _load_source(source, size, channels, on_bad_image, data_dir, label_offset, stream)
+    splits = load_source(source, image_size=size, channels=channels, on_bad_image=on_bad_image,
+                         data_dir=data_dir, label_offset=label_offset, stream=stream)
     if channels is None:  # one channel count for all splits: RGB if any split is colour
         channels = max(split.image_shape[2] for split in splits.splits().values())
     splits = dataclasses.replace(

@@ -12,6 +12,13 @@ import numpy as np
 from keras_resnet.data.containers import DatasetSplits, LabeledImages
 from keras_resnet.errors import KerasResnetError, first_line
 
+TFDS_PREFIX = "tfds:"
+
+
+def is_tfds_source(source: str) -> bool:
+    """Whether ``source`` is ``tfds:NAME``."""
+    return source.startswith(TFDS_PREFIX)
+
 
 def _import_tfds():
     try:
@@ -41,7 +48,8 @@ def _split(tfds, builder, split: str, name: str) -> LabeledImages:
 
 
 def load_tfds(name: str, *, data_dir=None) -> DatasetSplits:
-    """Loads ``name`` (e.g. ``"mnist"``, ``"cifar10:3.0.2"``) with ``as_supervised=True``."""
+    """Loads ``tfds:NAME`` or ``NAME`` (e.g. ``mnist``, ``cifar10:3.0.2``) with ``as_supervised=True``."""
+    name = name.removeprefix(TFDS_PREFIX)
     tfds = _import_tfds()
     try:
         builder = tfds.builder(name, data_dir=data_dir)

@@ -20,7 +20,7 @@ import warnings
 import numpy as np
 
 from keras_resnet.data.containers import DatasetSplits, ImageRecords, LabeledImages
-from keras_resnet.data.images import decode_many, normalize_image_size
+from keras_resnet.data.images import decode_many, is_image_file, normalize_image_size
 from keras_resnet.errors import KerasResnetError, first_line
 
 TFRECORD_NAME = re.compile(r"(\.tfrecords?|\.tfrec)(\.gz)?$|-\d+-of-\d+$", re.IGNORECASE)
@@ -30,6 +30,19 @@ TEST_PREFIXES = ("validation", "val", "test")
 def looks_like_tfrecord(path: str) -> bool:
     """``*.tfrecord``, ``*.tfrecords``, ``*.tfrec`` (optionally ``.gz``) or ``name-00000-of-00010``."""
     return bool(TFRECORD_NAME.search(os.path.basename(path)))
+
+
+def is_tfrecord_source(source: str) -> bool:
+    """A glob, a folder of TFRecord files (and no sub-folders), or any other file that is not an image.
+
+    Names and ``.npz`` files are recognised before this, so other files are read as TFRecords.
+    """
+    if glob.has_magic(source):
+        return True
+    if os.path.isdir(source):
+        entries = [os.path.join(source, name) for name in os.listdir(source) if not name.startswith(".")]
+        return any(map(looks_like_tfrecord, entries)) and not any(map(os.path.isdir, entries))
+    return os.path.isfile(source) and not is_image_file(source)
 
 
 def tfrecord_files(source: str) -> dict[str, list[str]]:
@@ -105,23 +118,25 @@ def _records(path: str, label_offset: int, texts: dict):
 
 def _load_files(files, texts, options, stream):
     """One split: decoded into memory, or (``stream``) only its labels read."""
-    items = (item for path in files for item in _records(path, options["label_offset"], texts))
     if stream:
-        labels = np.array([label for _, _, label in items], np.int32)
-        if not len(labels):
+        labels = [[label for _, _, label in _records(path, options["label_offset"], texts)] for path in files]
+        counts = tuple(len(file_labels) for file_labels in labels)
+        if not sum(counts):
             raise KerasResnetError(f"no records in {', '.join(files[:3])}: check the files")
         shape = (*options["image_size"], options["channels"] or 3)
         return ImageRecords(
-            tuple(files), compression_of(files), np.ones(len(labels), bool), labels, shape,
+            tuple(files), counts, compression_of(files), np.ones(sum(counts), bool),
+            np.array([label for file_labels in labels for label in file_labels], np.int32), shape,
             options["label_offset"], options["on_bad_image"] == "skip",
         ), []
+    items = (item for path in files for item in _records(path, options["label_offset"], texts))
     decoded = decode_many(
         items, image_size=options["image_size"], channels=options["channels"],
         on_bad_image=options["on_bad_image"],
     )
     if decoded.images is None:
         raise KerasResnetError(f"no readable image records in {', '.join(files[:3])}: check the files")
-    return LabeledImages(decoded.images, decoded.labels), decoded.skipped
+    return LabeledImages(decoded.images, decoded.labels, np.array(decoded.names)), decoded.skipped
 
 
 def load_tfrecords(source: str, *, image_size=None, channels=None, on_bad_image="error",
