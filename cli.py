@@ -195,24 +195,16 @@ def _raise_if_gate_failed(report):
 @click.option("--cluster-learning-rate", default=1e-4, show_default=True, type=float,
               help="Learning rate (Adam) while clustering.")
 @_friendly_errors
-def export_command(source, out_dir, formats, modes, data, labels_file, calibration_size, int8_io, verify_images,
-                   min_agreement, report, max_drop, eval_seconds, seed, qat_epochs, qat_learning_rate, prune,
-                   prune_epochs, prune_learning_rate, cluster, cluster_epochs, cluster_learning_rate):
+def export_command(source, out_dir, report, **options):
     """Export a run folder or .keras model to SavedModel and TFLite, each verified, with a report card.
 
     Quantization-aware training (--quantize ...,qat), pruning (--prune) and clustering (--cluster)
     fine-tune the model on its training data first (tensorflow-model-optimization) and add their
     .tflite files to the same verification and report card.
     """
-    from .export import export_all
+    from .export import ExportOptions, export_all
 
-    result = export_all(source, out_dir, formats=formats, modes=modes, data=data, labels_file=labels_file,
-                        calibration_size=calibration_size, int8_io=int8_io, verify_images=verify_images,
-                        min_agreement=min_agreement, evaluate=report, max_drop=max_drop,
-                        eval_seconds=eval_seconds, seed=seed, qat_epochs=qat_epochs,
-                        qat_learning_rate=qat_learning_rate, prune=prune, prune_epochs=prune_epochs,
-                        prune_learning_rate=prune_learning_rate, cluster=cluster, cluster_epochs=cluster_epochs,
-                        cluster_learning_rate=cluster_learning_rate)
+    result = export_all(source, out_dir, ExportOptions(evaluate=report, **options))
     for name, entry in result.manifest["artifacts"].items():
         check = entry["verification"]
         verdict = (f"max |diff| {check['max_abs_diff']:.1e}" if check.get("tolerance") is not None
@@ -272,7 +264,7 @@ def evaluate_command(artifacts, data, split, reference, max_drop, out_dir, max_i
 @_friendly_errors
 def predict_command(artifact, images, top_k, labels_file, as_json):
     """Top-k class names and probabilities for image files (.keras, SavedModel or .tflite alike)."""
-    from .export.runtime import predict_files
+    from .export import predict_files
 
     class_names = None
     if labels_file:
@@ -302,7 +294,7 @@ def benchmark_command(artifact, threads, runs, warmup, batch_size, as_json):
     """Latency (batch 1, p50/p90) and throughput of one artifact."""
     from keras_resnet.errors import KerasResnetError
 
-    from .export.latency import benchmark
+    from .export import benchmark
 
     counts = []
     for value in threads or ("1", "all"):

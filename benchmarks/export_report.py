@@ -72,8 +72,6 @@ def main(argv=None):
     parser.add_argument("--json-out", help="also write the JSON here")
     args = parser.parse_args(argv)
 
-    import numpy as np
-
     from keras_resnet.export import export_all
     from keras_resnet.export.calibration import stratified_sample
     from keras_resnet.export.datasets import load_export_data

@@ -1,34 +1,40 @@
 """Export: SavedModel and quantized TFLite artifacts, verified, with a report card.
 
 Installed as ``keras_resnet.export``; knows models only through a model object or a saved artifact.
+Every artifact format is one module in ``formats/``, registered there in one line.
 
-    from . import export_all, evaluate_artifacts, load_artifact, benchmark
+    from . import export_all, evaluate_artifacts, load_artifact, benchmark, ExportOptions
     result = export_all("runs/resnet20", "export/")        # SavedModel + 5 TFLite modes + report card
     probabilities = load_artifact("export/model_int8.tflite").predict(uint8_images)
     export_all(model, "export/", modes="float32,int8,qat", data="bundled", prune=0.5, cluster=16)  # + tfmot variants
+    export_all(model, "export/", ExportOptions(formats="tflite", modes="int8", data="bundled"))
     qat_model = quantization_aware_training(model, train_images, train_labels, epochs=1)  # a tf_keras model
 """
 
 from .calibration import DEFAULT_CALIBRATION_SIZE, MIN_CALIBRATION_IMAGES, CalibrationSet, representative_set
 from .clustering import clustered_model
 from .compression import gzip_size, model_compression, tflite_compression
+from .formats import FORMATS, artifact_kind, load_artifact, parse_formats
 from .latency import benchmark
 from .optimize import Optimizations, parse_quantize
-from .pipeline import FORMATS, ExportResult, export_all, parse_formats
+from .options import ExportOptions
+from .pipeline import ExportResult, export_all
+from .prediction import predict_files, top_k
 from .pruning import pruned_model
 from .qat import quantization_aware_training, quantization_plan, quantize_aware_model
 from .report import evaluate_artifacts, markdown, write_report
-from .runtime import Artifact, artifact_kind, load_artifact, top_k
+from .runtime import Artifact
 from .source import float32_model
 from .tflite import MODES, parse_modes, read_metadata
 from .twin import tf_keras_twin
 from .verify import FLOAT16_TOLERANCE, FLOAT32_TOLERANCE, VerificationError
 
 __all__ = [
-    "Artifact", "CalibrationSet", "DEFAULT_CALIBRATION_SIZE", "ExportResult", "FLOAT16_TOLERANCE",
+    "Artifact", "CalibrationSet", "DEFAULT_CALIBRATION_SIZE", "ExportOptions", "ExportResult", "FLOAT16_TOLERANCE",
     "FLOAT32_TOLERANCE", "FORMATS", "MIN_CALIBRATION_IMAGES", "MODES", "Optimizations", "VerificationError",
     "artifact_kind", "benchmark", "clustered_model", "evaluate_artifacts", "export_all", "float32_model",
     "gzip_size", "load_artifact", "markdown", "model_compression", "parse_formats", "parse_modes",
-    "parse_quantize", "pruned_model", "quantization_aware_training", "quantization_plan", "quantize_aware_model",
-    "read_metadata", "representative_set", "tf_keras_twin", "tflite_compression", "top_k", "write_report",
+    "parse_quantize", "predict_files", "pruned_model", "quantization_aware_training", "quantization_plan",
+    "quantize_aware_model", "read_metadata", "representative_set", "tf_keras_twin", "tflite_compression", "top_k",
+    "write_report",
 ]

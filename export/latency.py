@@ -11,7 +11,8 @@ import time
 
 import numpy as np
 
-from .runtime import all_threads, load_artifact
+from .formats import load_artifact
+from .runtime import all_threads
 
 DEFAULT_THREADS = (1, None)  # None: all cores
 

@@ -21,8 +21,9 @@ import numpy as np
 from keras_resnet.errors import KerasResnetError
 from keras_resnet.files import atomic_path, write_json, write_text
 
+from . import formats
 from .latency import DEFAULT_THREADS, latencies
-from .runtime import all_threads, load_artifact
+from .runtime import all_threads
 
 REPORT_STEM = "report"
 REFERENCE_KERNELS_WARNING = (
@@ -38,20 +39,14 @@ def _top_k_accuracy(probabilities, labels, k):
 
 
 def _pick_reference(artifacts, reference):
-    """Index of the float reference: the one named, else the Keras model, SavedModel or float32 .tflite
-    (not a fine-tuned one: pruned and clustered models are compared against it)."""
+    """Index of the float reference: the one named, else the registry's choice (``formats.reference_index``)."""
     if reference is not None:
         for index, artifact in enumerate(artifacts):
             if reference in (artifact.path, artifact.name) or (
                     artifact.path and os.path.abspath(str(reference)) == os.path.abspath(artifact.path)):
                 return index
         raise KerasResnetError(f"reference '{reference}' is not among the artifacts: list it among them too")
-    for kind, mode in (("keras", None), ("saved_model", None), ("tflite", "float32")):
-        for index, artifact in enumerate(artifacts):
-            fine_tuned = bool((artifact.info or {}).get("optimization"))  # a pruned float32 is not the reference
-            if artifact.kind == kind and (mode is None or artifact.mode == mode) and not fine_tuned:
-                return index
-    return None
+    return formats.reference_index(artifacts)
 
 
 def _check_classes(artifact, class_names, probabilities, labels) -> str | None:
@@ -94,7 +89,7 @@ def evaluate_artifacts(artifacts, images, labels, *, class_names=None, reference
     images, labels = images[order], labels[order]
     loaded, rows, predictions, notes = [], [], [], []
     for item in artifacts:
-        artifact = load_artifact(item)
+        artifact = formats.load_artifact(item)
         probabilities = artifact.predict(images, batch_size=batch_size, progress=progress,
                                          label=f"Evaluating {artifact.name}", max_seconds=max_seconds)
         count = len(probabilities)
@@ -120,11 +115,10 @@ def evaluate_artifacts(artifacts, images, labels, *, class_names=None, reference
         loaded.append(artifact)
         artifact.close()
     if any(row["optimization"] for row in rows):  # pruning/clustering show in compressed size: measure every file
-        from .compression import tflite_compression
-
-        for row in rows:
-            if row["kind"] == "tflite" and row["path"]:
-                row["compression"] = tflite_compression(row["path"])
+        for row, artifact in zip(rows, loaded):
+            compression = artifact.compression()
+            if compression:
+                row["compression"] = compression
     reference_index = _pick_reference(loaded, reference)
     for row, probabilities in zip(rows, predictions):
         if reference_index is None:
@@ -381,8 +375,8 @@ def evaluate(paths, data: str | None = None, split: str | None = None, max_image
 
     paths = list(paths)
     if not paths:
-        raise KerasResnetError("no artifacts to evaluate: give .keras, SavedModel or .tflite paths")
-    first = load_artifact(paths[0])
+        raise KerasResnetError(f"no artifacts to evaluate: {formats.ARTIFACT_HELP}")
+    first = formats.load_artifact(paths[0])
     shape = first.input_shape
     first.close()
     recorded = recorded_data(paths) or {}

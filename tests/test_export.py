@@ -12,8 +12,8 @@ tf = pytest.importorskip("tensorflow")
 import keras_resnet  # noqa: E402
 from keras_resnet.data import load_dataset  # noqa: E402
 from keras_resnet.errors import KerasResnetError  # noqa: E402
-from keras_resnet.export import (MODES, export_all, load_artifact, read_metadata,  # noqa: E402
-                                 representative_set)
+from keras_resnet.export import (MODES, ExportOptions, artifact_kind, export_all, load_artifact,  # noqa: E402
+                                 read_metadata, representative_set)
 from keras_resnet.export.calibration import stratified_sample  # noqa: E402
 from keras_resnet.export.source import float32_model  # noqa: E402
 
@@ -237,3 +237,36 @@ def test_time_budget_scores_a_shuffled_subset_and_says_so(exported, digits):
     assert [row["images"] for row in report["artifacts"]] == [8, 8]
     assert report["reference"] == "model_float32.tflite" and report["artifacts"][1]["agreement"] is not None
     assert sum("scored on 8 of 200 images" in note for note in report["warnings"]) == 2
+
+
+def test_export_options_are_checked_once_and_keywords_override_them(trained, digits, tmp_path):
+    options = ExportOptions(formats="TFLite", modes="int8, float32", calibration_size=20.0, class_names=CLASS_NAMES)
+    assert options.formats == ("tflite",) and options.modes == ("float32", "int8") and options.calibration_size == 20
+    assert options.tflite_modes == ["float32", "int8"] and options.class_names == tuple(CLASS_NAMES)
+    with pytest.raises(KerasResnetError, match="add tflite to --formats"):
+        ExportOptions(formats="saved_model", modes="qat")
+    with pytest.raises(KerasResnetError, match="repeats class name 'a'"):
+        ExportOptions(class_names=["a", "a"])
+    with pytest.raises(TypeError, match="unknown option.*quantise"):
+        export_all(trained, tmp_path, options, quantise="int8")
+    result = export_all(trained, tmp_path, options, modes="float32", heldout_images=digits[2][:16],
+                        verify_images=16, evaluate=False, progress=False)  # keywords win over the object
+    assert set(result.manifest["artifacts"]) == {"float32"} and options.modes == ("float32", "int8")
+    assert result.manifest["verification_images"] == {"count": 16, "synthetic": False}
+
+
+def test_registry_names_each_kind_and_picks_the_reference_in_its_order(exported, trained, digits, tmp_path):
+    from keras_resnet.export import evaluate_artifacts, formats
+
+    trained.save(tmp_path / "model.keras")
+    paths = exported.paths
+    kinds = [artifact_kind(path) for path in (tmp_path / "model.keras", paths["saved_model"], paths["int8"])]
+    assert kinds == ["keras", "saved_model", "tflite"] == list(formats.KINDS)
+    assert artifact_kind(trained) == "keras" and formats.FORMATS == ("saved_model", "tflite")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(KerasResnetError, match="is a folder with no model in it: give a .keras file"):
+        artifact_kind(tmp_path / "empty")
+    # Listed last, the SavedModel is still the reference: it comes before .tflite in the registry.
+    report = evaluate_artifacts([paths["int8"], paths["float32"], paths["saved_model"]], digits[2][:16],
+                                digits[3][:16], latency_runs=2, progress=False)
+    assert report["reference"] == "saved_model" and report["artifacts"][2]["agreement"] == 1.0

@@ -138,7 +138,7 @@ def test_layer_tfmot_cannot_quantize_is_named():
 def test_qat_converts_to_full_integer(options, digits, tmp_path):
     from keras_resnet.export.calibration import representative_dataset, representative_set
     from keras_resnet.export.qat import quantization_aware_training
-    from keras_resnet.export.runtime import TFLiteArtifact
+    from keras_resnet.export.formats.tflite import TFLiteArtifact
     from keras_resnet.export.tflite import convert, write_conversion_source
 
     train_x, train_y, test_x, _ = digits
