@@ -7,6 +7,7 @@ and the experiments (which read it).
       history.json    per-epoch metrics; history.png draws them
       logs/           TensorBoard
       checkpoints/    resumable checkpoints (checkpoint.json names the newest complete one)
+      data.json       the data recipe and the fingerprint of the held-out split (see ``write_data``)
       model.keras     the final float32 model
       metrics.json    test metrics; written last, so its presence marks a finished run
 
@@ -28,9 +29,11 @@ LOGS_DIR = "logs"
 CHECKPOINTS_DIR = "checkpoints"
 MODEL_FILE = "model.keras"
 METRICS_FILE = "metrics.json"
+DATA_FILE = "data.json"
 
 # The training options that decide which images a run saw: export and evaluate rebuild its splits from them.
-DATA_RECIPE_KEYS = ("data", "data_dir", "image_size", "channels", "validation_split", "seed", "on_bad_image")
+DATA_RECIPE_KEYS = ("data", "data_dir", "image_size", "channels", "validation_split", "seed", "on_bad_image",
+                    "label_offset")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,12 +97,33 @@ class RunDirectory:
 
         return read_labels(self.labels_path) if os.path.isfile(self.labels_path) else None
 
+    @property
+    def data_path(self) -> str:
+        return self.file(DATA_FILE)
+
+    def read_data(self) -> dict | None:
+        """``data.json``: ``{"recipe": {...}, "heldout": {"split", "count", "sha256"} or None}``, or None."""
+        data = read_json(self.data_path)
+        return data if isinstance(data, dict) else None
+
     def data_recipe(self) -> dict | None:
-        """The data options the run trained with (``DATA_RECIPE_KEYS``), or None without a readable config."""
-        config = self.read_config()
+        """The data options the run trained with (``DATA_RECIPE_KEYS``): from ``data.json``, else (runs
+        made before it existed) from ``config.json``; None when neither names a dataset."""
+        recorded = (self.read_data() or {}).get("recipe")
+        config = recorded if isinstance(recorded, dict) else self.read_config()
         if not config or not config.get("data"):
             return None
         return {key: config.get(key) for key in DATA_RECIPE_KEYS}
+
+    def heldout_fingerprint(self) -> dict | None:
+        """``{"split": "test", "count": N, "sha256": ...}`` of the split the run never trained on, if recorded."""
+        heldout = (self.read_data() or {}).get("heldout")
+        return heldout if isinstance(heldout, dict) else None
+
+    def write_data(self, recipe: dict, heldout: dict | None) -> None:
+        """Records the data recipe (``DATA_RECIPE_KEYS``) and the held-out split's fingerprint."""
+        write_json(self.data_path, {"recipe": {key: recipe.get(key) for key in DATA_RECIPE_KEYS},
+                                    "heldout": heldout})
 
     def write_config(self, config: dict) -> None:
         write_json(self.config_path, config)
