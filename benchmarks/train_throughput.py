@@ -79,11 +79,11 @@ def ours(name, size, batch, classes=10):
     from keras_resnet.training import TrainConfig, build_network, choose_jit_compile, choose_precision
     from keras_resnet.training.optimizers import make_optimizer
     from keras_resnet.training.precision import dtype_policy
-    from keras_resnet.training.train import _augment, _loss_and_metrics
+    from keras_resnet.training.train import _loss_and_metrics, resolve_augment
 
     images, labels = synthetic(max(batch * 4, 256), size, classes)
     policy, jit = choose_precision("auto", "default"), choose_jit_compile("auto", "default")
-    augment = _augment("auto", (size, size, 3))
+    augment = resolve_augment("auto", (size, size, 3))
     dataset = make_pipeline(LabeledImages(images, labels), batch_size=batch, training=True, augment=augment,
                             seed=0, drop_remainder=True).repeat()
     config = TrainConfig()

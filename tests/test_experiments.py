@@ -1,5 +1,6 @@
 """Each experiment end to end on a tiny budget (depth-8/14 nets, 200 bundled digits, 1-2 epochs): the files
-it writes, resuming (finished models are not retrained, an interrupted one continues), and the CLI."""
+it writes, one training run directory per model, resuming (finished models are not retrained, an interrupted
+one continues from its checkpoint), and the CLI."""
 
 import json
 import os
@@ -10,6 +11,8 @@ from click.testing import CliRunner
 
 from keras_resnet.errors import KerasResnetError
 from keras_resnet.experiments import run_activations, run_degradation, run_identity, run_shortcuts, runner
+from keras_resnet.run_directory import RunDirectory
+from keras_resnet.training import callbacks as run_callbacks
 
 pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
 
@@ -37,7 +40,17 @@ def check_files(result, name, pngs):
         assert imread(os.path.join(folder, png)).shape[0] > 100
     leftovers = [entry for entry in os.listdir(folder) if entry.startswith(".")]
     assert not leftovers, f"temporary files left behind: {leftovers}"
-    assert not os.listdir(os.path.join(folder, "checkpoints"))  # removed once each model finished
+    for name, record in state["models"].items():  # each model is a complete training run of its own
+        run = RunDirectory(os.path.join(folder, record["run_dir"]))
+        assert record["run_dir"] == os.path.join("runs", name) and run.is_finished() and run.has_model()
+        config = run.read_config()  # what the data was: the source, and the subset handed to train in memory
+        assert config["data"] == "bundled" and config["validation_split"] == 0.0
+        assert config["resolved"]["given_splits"] == {"train_images": state["config"]["data"]["train_images"],
+                                                      "test_images": state["config"]["data"]["test_images"]}
+        assert config["resolved"]["parameters"] == record["parameters"]
+        history = json.load(open(run.history_path, encoding="utf-8"))
+        assert [100.0 * (1.0 - value) for value in history["train_subset_accuracy"]] == record["history"][
+            "train_error"]
     return state
 
 
@@ -63,6 +76,15 @@ def test_degradation_end_to_end_then_resume_without_retraining(tmp_path, monkeyp
     monkeypatch.setattr(runner, "_train_one", must_not_train)
     again = run_degradation(out, depths=(8, 14), **TINY)
     assert again.records == result.records
+    # Killed after a model finished but before the JSON recorded it: its run directory is read, not retrained.
+    monkeypatch.undo()
+    monkeypatch.setattr(runner, "train", must_not_train)
+    with open(result.paths["json"], encoding="utf-8") as file:
+        saved = json.load(file)
+    del saved["models"]["resnet14"]
+    with open(result.paths["json"], "w", encoding="utf-8") as file:
+        json.dump(saved, file)
+    assert run_degradation(out, depths=(8, 14), **TINY).records == result.records
     # A third depth trains only the new pair; the others come from the folder.
     monkeypatch.undo()
     trained = []
@@ -80,25 +102,32 @@ def test_other_settings_in_the_same_folder_are_refused(tmp_path):
 
 
 def test_identity_end_to_end_resumes_an_interrupted_model(tmp_path, monkeypatch):
-    saves = []
-    real_save = runner._save_checkpoint
+    real_epoch_end = run_callbacks.RunCheckpoint.on_epoch_end
 
-    def interrupt_after_first_epoch(path, model, record):
-        real_save(path, model, record)
-        saves.append(path)
+    def interrupt_after_first_checkpoint(self, epoch, logs=None):
+        real_epoch_end(self, epoch, logs)
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(runner, "_save_checkpoint", interrupt_after_first_epoch)
+    monkeypatch.setattr(run_callbacks.RunCheckpoint, "on_epoch_end", interrupt_after_first_checkpoint)
     settings = {**TINY, "epochs": 2}
     with pytest.raises(KeyboardInterrupt):
         run_identity(tmp_path, depth=8, **settings)
-    assert os.path.exists(saves[0])
+    run = RunDirectory(str(tmp_path / "runs" / "default_init"))
+    checkpoint = run_callbacks.read_checkpoint_state(run.checkpoints_dir)
+    assert checkpoint["epochs_done"] == 1 and not run.is_finished()
+    with open(run.file(runner.MEASUREMENTS_FILE), encoding="utf-8") as file:
+        assert [m["epoch"] for m in json.load(file)] == [0, 1]
     with open(tmp_path / "identity.json", encoding="utf-8") as file:
-        assert json.load(file)["models"] == {}  # the JSON is written after the checkpoint
+        assert json.load(file)["models"] == {}  # a model enters the JSON once it has finished
     monkeypatch.undo()
 
     result = run_identity(tmp_path, depth=8, **settings)
     state = check_files(result, "identity", ["identity.png"])
+    # default_init continued from its checkpoint: epoch 1 is the interrupted run's, only epoch 2 was trained now
+    assert run.read_metrics()["resumed_from"] == {"epochs_done": 1, "step": 4}
+    first_epoch = state["models"]["default_init"]["history"]["train_error"][0]
+    assert first_epoch == 100.0 * (1.0 - checkpoint["history"]["train_subset_accuracy"][0])
+    assert RunDirectory(str(tmp_path / "runs" / "zero_init")).read_metrics()["resumed_from"] is None
     for name in ("default_init", "zero_init"):
         record = state["models"][name]
         assert record["history"]["epoch"] == [1, 2]
@@ -108,6 +137,21 @@ def test_identity_end_to_end_resumes_an_interrupted_model(tmp_path, monkeypatch)
     assert all(value == 0.0 for value in zero_start.values())
     assert state["summary"]["settings"]["zero_init"]["initial_max"] == 0.0
     assert all(v > 0 for v in state["models"]["default_init"]["measurements"][0]["ratios"].values())
+
+
+def test_a_diverged_model_is_recorded_as_such_and_not_retrained(tmp_path, monkeypatch):
+    from keras_resnet.experiments.recipes import PAPERS_SGD, Recipe
+
+    explosive = Recipe("explosive", {**PAPERS_SGD, "learning_rate": 1e6, "batch_size": 64, "epochs": 3},
+                       train_images=200, train_eval_images=100)
+    settings = {**TINY, "epochs": None, "recipe": explosive}
+    result = run_shortcuts(tmp_path, variants="original,dropout", depth=8, **settings)
+    for record in result.records.values():
+        assert record["status"] == "finished" and record["diverged"]
+        assert 1 <= len(record["history"]["epoch"]) < 3  # stopped in the epoch the loss became NaN
+    assert "| diverged |" in result.markdown and "Diverged (loss became NaN)" in result.markdown
+    monkeypatch.setattr(runner, "train", lambda *args, **kwargs: pytest.fail("a diverged model was retrained"))
+    assert run_shortcuts(tmp_path, variants="original,dropout", depth=8, **settings).records == result.records
 
 
 def test_shortcuts_end_to_end(tmp_path):

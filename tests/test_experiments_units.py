@@ -1,5 +1,7 @@
 """Experiments without training: identity ratios on hand-built cases, plain twins' parameter counts,
-conclusions drawn from synthetic histories, recipes and schedules."""
+conclusions drawn from synthetic histories, recipes as TrainConfig options and the schedules train builds."""
+
+import dataclasses
 
 import keras
 import numpy as np
@@ -11,7 +13,9 @@ from keras_resnet.experiments import (ACTIVATION_VARIANTS, SHORTCUT_VARIANTS, de
                                       degradation_models, residual_additions, residual_ratios, variant_findings)
 from keras_resnet.experiments import paper_results, recipes, report
 from keras_resnet.experiments.degradation import parse_depths
+from keras_resnet.experiments.runner import experiment_history
 from keras_resnet.experiments.variants import parse_variants
+from keras_resnet.training import scaled_learning_rate, schedule_for
 
 pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
 
@@ -171,27 +175,65 @@ def test_markdown_cites_the_papers_numbers():
     assert "| (e) full pre-activation |  | 1 | 4.00% | 5.00% | 5.00% | 6.37 |" in text
 
 
-# ---------------------------------------------------------------- recipes
+# ---------------------------------------------------------------- recipes: TrainConfig options for train
+
+
+def rates(config, steps_per_epoch, epochs, steps):
+    """The rates of the schedule train builds for ``config`` on one device."""
+    rate = scaled_learning_rate(config.learning_rate, config.batch_size, config.reference_batch_size)
+    schedule = schedule_for(config, rate, steps_per_epoch, epochs, config.batch_size)
+    return [float(schedule(step)) for step in steps]
 
 
 def test_paper_recipe_is_64k_iterations_with_drops_at_32k_and_48k():
     recipe = recipes.get_recipe("paper")
     budget = recipes.resolve_budget(recipe, 50_000)
     assert budget.steps_per_epoch == 391 and budget.epochs == 164 and budget.boundaries == (32_000, 48_000)
-    assert recipes.learning_rate_steps(recipe, budget, 56) == ([32_000, 48_000], [0.1, 0.01, 0.001])
-    boundaries, values = recipes.learning_rate_steps(recipe, budget, 110)
-    assert boundaries[0] == 400 and values[:2] == [0.01, 0.1]
-    assert recipes.learning_rate_at(boundaries, values, 0) == 0.01
-    assert recipes.learning_rate_at(boundaries, values, 1000) == 0.1
-    assert recipes.learning_rate_at(boundaries, values, 50_000) == 0.001
-    assert (recipe.batch_size, recipe.momentum, recipe.weight_decay) == (128, 0.9, 1e-4)
+    config = recipe.train_config(56, budget)
+    assert (config.optimizer, config.batch_size, config.learning_rate, config.momentum, config.weight_decay) == (
+        "sgd", 128, 0.1, 0.9, 1e-4)
+    assert config.total_steps == 64_000 and config.warmup_steps == 0 and config.augment == "auto"
+    assert rates(config, 391, 164, [0, 31_999, 32_000, 47_999, 48_000, 64_100]) == pytest.approx(
+        [0.1, 0.1, 0.01, 0.01, 0.001, 0.001])
+    deep = recipe.train_config(110, budget)  # ResNet-110 warms up at a constant 0.01 for 400 iterations
+    assert (deep.warmup_steps, deep.warmup_learning_rate) == (400, 0.01)
+    assert rates(deep, 391, 164, [0, 399, 400, 32_000]) == pytest.approx([0.01, 0.01, 0.1, 0.01])
+    assert "400 warm-up iterations at 0.01 for depth >= 110" in recipe.describe(budget)
 
 
-def test_epoch_override_and_short_runs_keep_increasing_boundaries():
+def test_tiny_recipe_is_the_papers_rate_scaled_to_batch_64():
+    recipe = recipes.get_recipe("tiny")
+    budget = recipes.resolve_budget(recipe, 2000)
+    assert (budget.epochs, budget.steps_per_epoch, budget.boundaries) == (5, 32, (80, 120))
+    config = recipe.train_config(110, budget)  # no warm-up in the tiny recipe, however deep
+    assert (config.batch_size, config.epochs, config.total_steps, config.warmup_steps) == (64, 5, None, 0)
+    assert rates(config, 32, 5, [0, 80, 120]) == pytest.approx([0.05, 0.005, 0.0005])
+    assert "batch 64, SGD lr 0.05 (x0.1 at iterations 80, 120)" in recipe.describe(budget)
+
+
+def test_epoch_override_and_short_runs():
     recipe = recipes.get_recipe("tiny", epochs=1, train_images=100)
     budget = recipes.resolve_budget(recipe, 100)
-    assert budget.total_iterations == 2 and list(budget.boundaries) == sorted(set(budget.boundaries))
+    assert budget.total_iterations == 2 and budget.boundaries == (1, 2)
+    short = recipes.get_recipe("paper", epochs=1)  # epochs replace the 64k iterations
+    assert "total_steps" not in short.options and short.options["epochs"] == 1
+    budget = recipes.resolve_budget(short, 1000)
+    assert (budget.epochs, budget.boundaries) == (1, (4, 6))
+    assert short.train_config(110, budget).warmup_steps == 3  # the warm-up ends before the first drop
+    assert recipes.resolve_budget(short, 260).boundaries == (2, 3)  # 3 steps: still two distinct drops
     with pytest.raises(KerasResnetError, match="unknown recipe"):
         recipes.get_recipe("fast")
     with pytest.raises(KerasResnetError, match="epochs"):
         recipes.get_recipe("tiny", epochs=0)
+    broken = dataclasses.replace(recipes.RECIPES["tiny"], options={"batch_size": 64, "learning_rate": 0})
+    with pytest.raises(KerasResnetError, match="learning_rate"):
+        recipes.get_recipe(broken)
+
+
+def test_run_history_becomes_the_experiment_history():
+    history = {"loss": [2.0, None], "accuracy": [0.25, 0.5], "train_subset_accuracy": [0.5, 0.75],
+               "test_accuracy": [0.4, None], "learning_rate": [0.1, 0.01], "step": [4, 8], "epoch_seconds": [1.5, 2]}
+    assert experiment_history(history) == {
+        "epoch": [1, 2], "train_error": [50.0, 25.0], "test_error": [60.0, None], "train_error_running": [75.0, 50.0],
+        "train_loss": [2.0, None], "learning_rate": [0.1, 0.01], "iterations": [4, 8], "seconds": [1.5, 2]}
+    assert experiment_history({})["epoch"] == []

@@ -11,10 +11,11 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from keras_resnet.data import DatasetSplits, load_dataset, make_pipeline
 from keras_resnet.errors import KerasResnetError
 from keras_resnet.training import (
-    WarmupSchedule, build_network, choose_jit_compile, choose_precision, choose_strategy,
-    resolve_config, scaled_learning_rate, train,
+    EpochEvaluation, TrainingDiverged, WarmupSchedule, build_network, choose_jit_compile, choose_precision,
+    choose_strategy, resolve_config, run_length, scaled_learning_rate, schedule_for, train,
 )
 from keras_resnet.training import callbacks as run_callbacks
 from keras_resnet.training import multiworker_fix, precision, strategy
@@ -72,6 +73,11 @@ def test_config_file_yaml_and_json_with_overrides(tmp_path):
     ({"step_milestones": [0.5, 2]}, "fractions"),
     ({"precision": "float8"}, "mixed_bfloat16"),
     ({"ema": "maybe"}, "true or false"),
+    ({"total_steps": 0}, "total_steps=0"),
+    ({"warmup_epochs": 1, "warmup_steps": 5}, "give one"),
+    ({"total_steps": 10, "warmup_steps": 10}, "shorten the warm-up"),
+    ({"warmup_learning_rate": 0}, "warmup_learning_rate"),
+    ({"weights": "w.keras", "freeze_epochs": 1, "epochs": 3, "total_steps": 30}, "give the length as epochs"),
 ])
 def test_bad_options_raise_one_line_errors(options, words):
     with pytest.raises(KerasResnetError) as error:
@@ -109,6 +115,24 @@ def test_cosine_and_warmup():
     assert rates(WarmupSchedule(0.3, 10, "constant"), [0, 9]) == pytest.approx([0.3, 0.3])
     restored = WarmupSchedule.from_config(cosine.get_config())
     assert rates(restored, [5, 50]) == pytest.approx(rates(cosine, [5, 50]))
+
+
+def test_constant_warmup_then_steps_over_total_steps():
+    """He et al.'s ResNet-110: 0.01 for 400 iterations, then 0.1, /10 at 32k and 48k of 64k iterations."""
+    schedule = WarmupSchedule(0.1, 64_000, "step", warmup_steps=400, warmup_learning_rate=0.01)
+    assert rates(schedule, [0, 399, 400, 31_999, 32_000, 48_000, 70_000]) == pytest.approx(
+        [0.01, 0.01, 0.1, 0.1, 0.01, 0.001, 0.001])
+    assert rates(WarmupSchedule.from_config(schedule.get_config()), [0, 400]) == pytest.approx([0.01, 0.1])
+    old = {key: value for key, value in schedule.get_config().items() if key != "warmup_learning_rate"}
+    assert rates(WarmupSchedule.from_config(old), [0, 399]) == pytest.approx([0.1 / 400, 0.1])  # linear
+    # total_steps: enough epochs to reach it, the last one completed; the milestones are fractions of it
+    assert run_length(391, 10, 64_000) == (164, 64_000) and run_length(391, 10) == (10, 3910)
+    config = resolve_config(total_steps=64_000, warmup_steps=400, warmup_learning_rate=0.01, batch_size=64)
+    built = schedule_for(config, 0.05, 782, 82, 64)
+    assert built.milestone_steps() == [32_000, 48_000]
+    assert rates(built, [0, 400]) == pytest.approx([0.005, 0.05])  # the warm-up rate scales with the batch too
+    with pytest.raises(KerasResnetError, match="warm-up"):
+        schedule_for(resolve_config(warmup_steps=100), 0.1, 5, 10, 128)
 
 
 def test_learning_rate_scales_linearly_with_global_batch():
@@ -249,6 +273,7 @@ def test_history_shows_learning(finished_run):
     assert history["loss"][-1] < history["loss"][0]
     # lr 0.2 for batch 128 -> 0.025 at batch 16, /10 after half of 3 x 3 steps
     assert history["learning_rate"][0] == pytest.approx(0.025) and history["learning_rate"][-1] < 0.003
+    assert history["step"] == [3, 6, 9] and all(seconds > 0 for seconds in history["epoch_seconds"])
 
 
 def test_metrics_and_float32_model(finished_run):
@@ -311,6 +336,35 @@ def test_every_option_path_runs(toy, tmp_path):
     assert state["epochs_done"] == 2 and state["step"] == 6
 
 
+def test_given_splits_extra_callbacks_and_total_steps(toy, tmp_path):
+    """Data handed over in memory, an extra per-epoch evaluation in the history, a length in steps with a
+    constant warm-up; config.json records what the data was, and the run resumes from it."""
+    loaded = load_dataset(toy, validation_split=0)
+    subset = DatasetSplits(loaded.class_names, train=loaded.train.take(np.arange(32)), test=loaded.test)
+    evaluation = EpochEvaluation({"train_subset": make_pipeline(subset.train, batch_size=16, training=False)})
+    options = {**FAST, "validation_split": 0, "total_steps": 8, "warmup_steps": 3, "warmup_learning_rate": 0.05,
+               "data": toy, "run_dir": str(tmp_path / "run")}
+    result = train(splits=subset, callbacks=[evaluation], **options)
+    history = result.history  # 32 images in batches of 16: 2 steps per epoch, so 4 epochs reach 8 steps
+    assert result.config.epochs == 4 and history["step"] == [2, 4, 6, 8]
+    assert len(history["train_subset_accuracy"]) == 4 and all(0 <= v <= 1 for v in history["train_subset_accuracy"])
+    assert "train_subset_loss" in history and "val_loss" not in history
+    # warm-up at 0.05 x 16/128 until step 3, then 0.1 x 16/128, /10 at steps 4 and 6 (of 8)
+    assert history["learning_rate"] == pytest.approx([0.00625, 0.00125, 0.000125, 0.000125])
+    assert result.metrics["train_images"] == 32 and result.metrics["test_images"] == 16
+    saved = json.load(open(os.path.join(result.run_dir, "config.json")))
+    assert saved["data"] == toy and (saved["epochs"], saved["total_steps"]) == (4, 8)
+    assert saved["resolved"]["given_splits"] == {"train_images": 32, "test_images": 16}
+    assert saved["resolved"]["parameters"] == result.model.count_params() == result.metrics["parameters"]
+    os.remove(os.path.join(result.run_dir, "metrics.json"))  # as if killed after the last checkpoint
+    again = train(splits=subset, callbacks=[evaluation], **options)  # the derived epochs compare equal
+    assert again.metrics["resumed_from"] == {"epochs_done": 4, "step": 8} and again.history == history
+    with pytest.raises(KerasResnetError, match="DatasetSplits"):
+        train(splits=(loaded.train.images, loaded.train.labels), **options)
+    with pytest.raises(KerasResnetError, match="image_size and channels"):
+        train(splits=subset, **{**options, "image_size": 8})
+
+
 def test_user_errors_from_data_and_model(toy, tmp_path):
     with pytest.raises(KerasResnetError, match="no dataset"):
         train(data=str(tmp_path / "missing"), run_dir=str(tmp_path / "a"), **FAST)
@@ -335,6 +389,15 @@ def test_nan_stops_training_and_keeps_the_last_good_checkpoint(tmp_path):
     assert state["step"] == 4 and state["epochs_done"] == 0  # written after step 4, none after the NaN
     model.load_weights(state["path"])
     assert all(np.all(np.isfinite(w)) for w in model.get_weights())
+
+
+def test_divergence_is_its_own_error(toy, tmp_path):
+    run_dir = str(tmp_path / "run")
+    with pytest.raises(TrainingDiverged, match="diverged") as error:
+        train(data=toy, run_dir=run_dir, **{**FAST, "learning_rate": 1e6})
+    assert isinstance(error.value, KerasResnetError) and error.value.run_dir == run_dir
+    history = json.load(open(os.path.join(run_dir, "history.json")))  # up to the epoch that diverged
+    assert history["loss"] and not os.path.exists(os.path.join(run_dir, "model.keras"))
 
 
 def test_cli_nan_exits_nonzero_with_one_line(toy, tmp_path):

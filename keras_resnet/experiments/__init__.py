@@ -8,8 +8,10 @@
     print(result.markdown); result.paths               # {"json": ..., "md": ..., "png": [...]}
 
 Each writes ``NAME.json`` (config, per-epoch numbers, summary), ``NAME.md`` and PNGs
-into its folder and resumes there: finished models are skipped, an interrupted
-one continues from its last epoch. ``recipe="tiny"`` (default) fits about ten
+into its folder, and trains every model with ``keras_resnet.training.train`` in a run
+directory of its own (``runs/MODEL/``: model.keras, history, checkpoints). It resumes
+there: finished models are skipped, an interrupted one continues from its last
+checkpoint. Recipes are ``TrainConfig`` options. ``recipe="tiny"`` (default) fits about ten
 minutes on 2 CPU cores with the bundled digits; ``data="cifar10", recipe="paper"``
 is the papers' full CIFAR-10 recipe, for a GPU.
 """

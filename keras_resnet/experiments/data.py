@@ -1,4 +1,7 @@
-"""The data every model of an experiment sees: one fixed training subset, one held-out set, one probe batch."""
+"""The data every model of an experiment sees: one fixed training subset, one held-out set, one probe batch.
+
+It stays in memory: ``splits()`` hands it to ``train`` as it is.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +9,9 @@ import dataclasses
 
 import numpy as np
 
-from keras_resnet.data import LabeledImages, load_dataset, make_pipeline, stratified_split
+from keras_resnet.data import DatasetSplits, LabeledImages, load_dataset, make_pipeline, stratified_split
 from keras_resnet.errors import KerasResnetError
+from keras_resnet.training import resolve_augment
 
 EVAL_BATCH = 256
 PROBE_IMAGES = 128  # the fixed batch on which identity ratios are measured
@@ -23,7 +27,7 @@ class ExperimentData:
     train: LabeledImages
     train_eval: LabeledImages
     test: LabeledImages
-    augment: str | None
+    augment: str  # as train resolves the recipe's: crop, cifar, imagenet or none
 
     @property
     def image_shape(self):
@@ -34,11 +38,12 @@ class ExperimentData:
                 "train_images": len(self.train), "train_eval_images": len(self.train_eval),
                 "test_images": len(self.test), "augment": self.augment}
 
-    def train_pipeline(self, batch_size, seed):
-        """One epoch of shuffled, augmented batches; the seed fixes this epoch's order and crops."""
-        return make_pipeline(self.train, batch_size=batch_size, training=True, augment=self.augment, seed=seed)
+    def splits(self) -> DatasetSplits:
+        """What ``train`` trains on: the training subset, and the held-out images as its test split."""
+        return DatasetSplits(list(self.class_names), train=self.train, test=self.test, source=self.source)
 
     def eval_pipeline(self, split):
+        """``split`` in batches, unaugmented, for evaluation in inference mode."""
         return make_pipeline(split, batch_size=EVAL_BATCH, training=False)
 
     def probe_batch(self, count=PROBE_IMAGES):
@@ -76,9 +81,7 @@ def load_experiment_data(source, recipe, seed=0) -> ExperimentData:
     # Shuffled once, so the first images (the probe batch) span the classes.
     order = np.random.default_rng([seed, 1]).permutation(len(train))
     train_eval = train.take(order[:min(recipe.train_eval_images, len(train))])
-    augment = recipe.augment
-    if augment == "auto":
-        augment = "cifar" if train.image_shape[-1] == 3 else "crop"  # never mirror digits
+    augment = resolve_augment(recipe.options.get("augment", "auto"), train.image_shape)  # never mirrors digits
     return ExperimentData(source=str(source if source is not None else "bundled"),
                           class_names=list(splits.class_names), train=train, train_eval=train_eval,
                           test=held_out, augment=augment)

@@ -1,18 +1,25 @@
-"""Training recipes as data: the tiny default that fits 2 CPU cores, and the papers' full CIFAR-10 recipe.
+"""Training recipes as ``TrainConfig`` options: the tiny default that fits 2 CPU cores, and the papers' recipe.
 
 He et al. 2015, Sec. 4.2: SGD, momentum 0.9, weight decay 1e-4, batch 128,
 learning rate 0.1 divided by 10 at 32k and 48k iterations, stop at 64k;
 4-pixel padding + random 32x32 crop + horizontal flip; ResNet-110 warms up at
 0.01 for about 400 iterations (until training error < 80 %) first. The
-Identity Mappings paper trains its CIFAR nets the same way.
+Identity Mappings paper trains its CIFAR nets the same way. Every option is one
+of ``keras_resnet.training``'s: the experiments train through ``train``.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
 
 from keras_resnet.errors import KerasResnetError
+from keras_resnet.training import (TrainConfig, epoch_steps, resolve_config, run_length, scaled_learning_rate,
+                                   schedule_for)
+
+# The papers' optimizer and schedule; the learning rate is for a global batch of 128 (TrainConfig's
+# reference_batch_size) and scaled linearly to the recipe's batch.
+PAPERS_SGD = {"optimizer": "sgd", "learning_rate": 0.1, "momentum": 0.9, "weight_decay": 1e-4, "schedule": "step",
+              "step_milestones": [0.5, 0.75], "step_factor": 0.1, "augment": "auto"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -20,44 +27,56 @@ class Recipe:
     """How every model of an experiment is trained; each model gets exactly the same recipe."""
 
     name: str
-    batch_size: int
-    learning_rate: float
-    momentum: float
-    weight_decay: float  # L2 on conv/dense kernels, through momentum as in the papers
-    milestones: tuple  # learning rate x factor at these fractions of training
-    factor: float
-    epochs: int | None  # None: derived from ``iterations``
-    iterations: int | None  # total SGD steps (the papers count iterations)
+    options: dict  # TrainConfig options every model trains with
     train_images: int | None  # a fixed stratified subset of the training split; None: all
     train_eval_images: int  # training error is measured on a fixed subset of this many training images
-    warmup_iterations: int  # at warmup_learning_rate first, for nets of warmup_min_depth layers or more
-    warmup_learning_rate: float
-    warmup_min_depth: int
-    augment: str  # "auto": pad-4 crop + flip for colour images, crop only for grey ones (digits)
+    deep_net_options: dict = dataclasses.field(default_factory=dict)  # added for nets this deep or deeper:
+    deep_net_depth: int = 0  # (the papers warm ResNet-110 up)
 
     def to_dict(self):
         return dataclasses.asdict(self)
+
+    def train_config(self, depth: int, budget: Budget, **options) -> TrainConfig:
+        """The validated ``TrainConfig`` of a net of ``depth`` layers: the recipe's options, the deep-net ones,
+        then ``options``. A warm-up ends before the first drop of the rate (short runs reach it early)."""
+        merged = dict(self.options)
+        if self.deep_net_options and depth >= self.deep_net_depth:
+            merged.update(self.deep_net_options)
+            if merged.get("warmup_steps") and budget.boundaries:
+                merged["warmup_steps"] = max(0, min(merged["warmup_steps"], budget.boundaries[0] - 1))
+        return resolve_config(merged, **options)
+
+    def describe(self, budget: Budget) -> str:
+        """The recipe in one line, with the numbers the budget resolved."""
+        config = resolve_config(self.options)
+        rate = scaled_learning_rate(config.learning_rate, config.batch_size, config.reference_batch_size)
+        text = (f"recipe `{self.name}`: {budget.epochs} epochs x {budget.steps_per_epoch} steps ="
+                f" {budget.total_iterations} iterations, batch {config.batch_size}, {config.optimizer.upper()} lr"
+                f" {rate:g} (x{config.step_factor:g} at iterations {', '.join(map(str, budget.boundaries))}),"
+                f" momentum {config.momentum:g}, weight decay {config.weight_decay:g}")
+        deep = self.deep_net_options
+        if deep.get("warmup_steps"):
+            warm_rate = scaled_learning_rate(deep.get("warmup_learning_rate", rate), config.batch_size,
+                                             config.reference_batch_size)
+            text += (f"; {deep['warmup_steps']} warm-up iterations at {warm_rate:g} for depth >="
+                     f" {self.deep_net_depth}")
+        return text
 
 
 RECIPES = {
     # About 10 minutes for the default degradation run on 2 CPU cores with the bundled digits. The rate is
     # the papers' 0.1 per 128 images scaled to batch 64 (at 0.1, ResNet-56 blew up in its first steps here).
-    "tiny": Recipe(
-        name="tiny", batch_size=64, learning_rate=0.05, momentum=0.9, weight_decay=1e-4,
-        milestones=(0.5, 0.75), factor=0.1, epochs=5, iterations=None, train_images=2000,
-        train_eval_images=1000, warmup_iterations=0, warmup_learning_rate=0.01, warmup_min_depth=110,
-        augment="auto"),
+    "tiny": Recipe("tiny", {**PAPERS_SGD, "batch_size": 64, "epochs": 5}, train_images=2000,
+                   train_eval_images=1000),
     # He et al. 2015 / 2016 on CIFAR-10, for a GPU machine.
-    "paper": Recipe(
-        name="paper", batch_size=128, learning_rate=0.1, momentum=0.9, weight_decay=1e-4,
-        milestones=(0.5, 0.75), factor=0.1, epochs=None, iterations=64_000, train_images=None,
-        train_eval_images=10_000, warmup_iterations=400, warmup_learning_rate=0.01, warmup_min_depth=110,
-        augment="auto"),
+    "paper": Recipe("paper", {**PAPERS_SGD, "batch_size": 128, "total_steps": 64_000}, train_images=None,
+                    train_eval_images=10_000, deep_net_options={"warmup_steps": 400, "warmup_learning_rate": 0.01},
+                    deep_net_depth=110),
 }
 
 
 def get_recipe(name, *, epochs=None, train_images=None) -> Recipe:
-    """The named recipe with the user's overrides (``epochs`` replaces ``iterations``)."""
+    """The named recipe with the user's overrides (``epochs`` replaces ``total_steps``)."""
     if isinstance(name, Recipe):
         recipe = name
     elif name not in RECIPES:
@@ -67,22 +86,25 @@ def get_recipe(name, *, epochs=None, train_images=None) -> Recipe:
     if epochs is not None:
         if int(epochs) < 1:
             raise KerasResnetError(f"epochs={epochs} must be at least 1: use e.g. --epochs 5")
-        recipe = dataclasses.replace(recipe, epochs=int(epochs), iterations=None)
+        options = {key: value for key, value in recipe.options.items() if key != "total_steps"}
+        recipe = dataclasses.replace(recipe, options={**options, "epochs": int(epochs)})
     if train_images is not None:
         if int(train_images) < 10:
             raise KerasResnetError(f"train_images={train_images} is too few: use at least 10 (e.g. 2000)")
         recipe = dataclasses.replace(recipe, train_images=int(train_images))
+    resolve_config(recipe.options)  # a recipe of options train would refuse fails here, before any data loads
     return recipe
 
 
 @dataclasses.dataclass(frozen=True)
 class Budget:
-    """A recipe resolved against the data: epochs, steps and the learning-rate steps in iterations."""
+    """A recipe resolved against the data, as ``train`` resolves it on one device: epochs, steps and the
+    iterations where the learning rate drops (without warm-up)."""
 
     epochs: int
     steps_per_epoch: int
     total_iterations: int
-    boundaries: tuple  # iterations where the learning rate drops (without warm-up)
+    boundaries: tuple
 
     def to_dict(self):
         return dataclasses.asdict(self)
@@ -90,47 +112,9 @@ class Budget:
 
 def resolve_budget(recipe: Recipe, train_size: int) -> Budget:
     """Epochs and step boundaries for ``train_size`` training images (the last batch may be smaller)."""
-    steps = math.ceil(train_size / recipe.batch_size)
-    if recipe.epochs is not None:
-        epochs = recipe.epochs
-        planned = epochs * steps
-    else:
-        planned = recipe.iterations
-        epochs = math.ceil(planned / steps)
-    boundaries = []
-    for fraction in recipe.milestones:  # strictly increasing, even when a short run rounds two together
-        boundaries.append(max(int(round(fraction * planned)), boundaries[-1] + 1 if boundaries else 0))
-    boundaries = tuple(boundaries)
-    return Budget(epochs=epochs, steps_per_epoch=steps, total_iterations=epochs * steps, boundaries=boundaries)
-
-
-def learning_rate_steps(recipe: Recipe, budget: Budget, depth: int):
-    """``(boundaries, values)`` of the piecewise-constant rate of one model (warm-up for deep nets)."""
-    rate = recipe.learning_rate
-    boundaries = list(budget.boundaries)
-    # 12 significant digits: 0.001, not 0.0010000000000000002
-    values = [float(f"{rate * recipe.factor ** k:.12g}") for k in range(len(boundaries) + 1)]
-    warmup = recipe.warmup_iterations if depth >= recipe.warmup_min_depth else 0
-    if boundaries:
-        warmup = min(warmup, boundaries[0] - 1)  # very short runs: warm-up ends before the first drop
-    if warmup > 0:
-        boundaries = [warmup, *boundaries]
-        values = [recipe.warmup_learning_rate, *values]
-    return boundaries, values
-
-
-def learning_rate_at(boundaries, values, iteration: int) -> float:
-    """The rate of a piecewise-constant schedule at ``iteration`` (as keras' PiecewiseConstantDecay)."""
-    for boundary, value in zip(boundaries, values):
-        if iteration <= boundary:
-            return value
-    return values[-1]
-
-
-def make_schedule(boundaries, values):
-    """The Keras schedule for ``learning_rate_steps``."""
-    import keras
-
-    if not boundaries:
-        return values[0]
-    return keras.optimizers.schedules.PiecewiseConstantDecay(list(boundaries), list(values))
+    config = resolve_config(recipe.options)
+    steps = epoch_steps(train_size, config.batch_size)
+    epochs, _ = run_length(steps, config.epochs, config.total_steps)
+    schedule = schedule_for(config, config.learning_rate, steps, epochs, config.batch_size)
+    return Budget(epochs=epochs, steps_per_epoch=steps, total_iterations=epochs * steps,
+                  boundaries=tuple(schedule.milestone_steps()))

@@ -1,13 +1,14 @@
-"""Train several models under one recipe and record per-epoch training and test error, resumably.
+"""Train the models of an experiment through the package's training loop, resumably, and collect their records.
 
-Every model of an experiment gets the same data, recipe, seed and budget. After
-each epoch the runner measures the training error on a fixed subset of the
-training images (inference mode, no augmentation: the papers' curves are
-training error) and the test error, writes a checkpoint (weights, optimizer
-state and the history so far) and the experiment's JSON state. A rerun of the
-same command skips finished models and continues an interrupted one from its
-last epoch; epoch ``k`` always shuffles and augments with the same seed, so a
-resumed run sees the same batches as an uninterrupted one.
+Every model is one ``keras_resnet.training.train`` run in its own run directory,
+``<experiment folder>/runs/<model name>/``, with the same data (handed over in
+memory), recipe, seed and budget. After each epoch the run also measures, in
+inference mode, the training error on a fixed subset of the training images (the
+papers' curves are training error, not the running error on augmented batches)
+and the test error, plus the experiment's own measurement if any (kept in the
+run's ``measurements.json``). The experiment's JSON gets each model's record once
+it has finished. A rerun of the same command skips finished models, and ``train``
+continues an interrupted one from its last checkpoint.
 """
 
 from __future__ import annotations
@@ -19,13 +20,22 @@ import os
 import sys
 import time
 
-import numpy as np
+import keras
 
 from keras_resnet.errors import KerasResnetError
-from keras_resnet.experiments.recipes import learning_rate_at, learning_rate_steps, make_schedule, resolve_budget
-from keras_resnet.files import atomic_path, read_json, write_json
+from keras_resnet.experiments.recipes import resolve_budget
+from keras_resnet.files import read_json, write_json
+from keras_resnet.run_directory import RunDirectory
+from keras_resnet.training import EpochEvaluation, TrainingDiverged, build_network, train
+from keras_resnet.training.callbacks import read_checkpoint_state
+from keras_resnet.training.config import differences
 
-STATE_FORMAT = 1
+STATE_FORMAT = 2
+RUNS_DIR = "runs"  # inside the experiment folder: one run directory per model
+MEASUREMENTS_FILE = "measurements.json"  # in a model's run directory: ``measure`` before training and per epoch
+TRAIN_SUBSET, TEST = "train_subset", "test"  # the datasets evaluated after each epoch (history: train_subset_accuracy)
+# How the experiments run train: the papers' float32 on one device (so the batch is the recipe's whole batch).
+RUNTIME_OPTIONS = {"strategy": "default", "precision": "float32", "tensorboard": False, "validation_split": 0.0}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,12 +57,19 @@ class ModelSpec:
             raise KerasResnetError(f"depth {self.depth} is not 6n+2 (8, 14, 20, 32, 44, 56, 110 ...):"
                                    " pick such a depth")
 
-    def build(self, input_shape, classes):
-        from keras_resnet.models import CifarResNet
+    @property
+    def model(self):
+        """The zoo name train builds from (the CIFAR ResNet of this depth) ..."""
+        return f"resnet{self.depth}"
 
-        options = dict(self.options)
-        return CifarResNet(options.pop("depth", 20), input_shape=tuple(input_shape), classes=classes,
-                           name=self.name, **options)
+    @property
+    def model_options(self):
+        """... and the options that make it this model."""
+        return {key: value for key, value in self.options.items() if key != "depth"}
+
+    def build(self, input_shape, classes):
+        """The model as ``train`` builds it."""
+        return build_network(self.model, input_shape, classes, self.model_options)
 
     def to_dict(self):
         return {"name": self.name, "label": self.label, "options": dict(self.options)}
@@ -63,42 +80,68 @@ def _say(verbose, message):
         print(message, flush=True)
 
 
-def add_weight_decay(model, weight_decay):
-    """The papers' L2 penalty (gradient ``weight_decay * w``, through momentum) on conv and dense kernels only."""
-    import keras
-
-    if not weight_decay:
-        return
-    penalty = keras.regularizers.L2(weight_decay / 2.0)
-    for variable in model.trainable_variables:
-        if len(variable.shape) >= 2:
-            variable.regularizer = penalty
+def _error(accuracy):
+    """Error in percent from an accuracy in [0, 1] (None stays None)."""
+    return None if accuracy is None else 100.0 * (1.0 - float(accuracy))
 
 
-def _jit_compile():
-    import tensorflow as tf
+class MeasurementLog(keras.callbacks.Callback):
+    """``measure(model, probe)`` before the first epoch and after every epoch, kept in ``path`` as
+    ``[{"epoch": 0, ...}, {"epoch": 1, ...}]``; a resumed run drops what came after its checkpoint."""
 
-    # XLA is slower than plain TensorFlow on CPU (DESIGN.md); let Keras decide on accelerators.
-    return "auto" if tf.config.list_physical_devices("GPU") else False
+    def __init__(self, path, measure, probe):
+        super().__init__()
+        self.path, self.measure, self.probe = path, measure, probe
+        self.measurements = None
+
+    def _add(self, epoch):
+        self.measurements.append({"epoch": epoch, **self.measure(self.model, self.probe)})
+        write_json(self.path, self.measurements)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self.measurements is None:  # the first epoch this process trains: a fresh start or a resume
+            self.measurements = [entry for entry in read_json(self.path) or [] if entry["epoch"] <= epoch]
+            if epoch == 0 and not self.measurements:
+                self._add(0)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._add(epoch + 1)
 
 
-def compile_model(model, recipe, boundaries, values):
-    import keras
+class ProgressLine(keras.callbacks.Callback):
+    """One line per epoch: training error (fixed subset) and test error, seconds; says so when the loss is NaN."""
 
-    add_weight_decay(model, recipe.weight_decay)
-    optimizer = keras.optimizers.SGD(learning_rate=make_schedule(boundaries, values), momentum=recipe.momentum)
-    model.compile(optimizer=optimizer, loss=keras.losses.SparseCategoricalCrossentropy(),
-                  metrics=["accuracy"], jit_compile=_jit_compile())
-    optimizer.build(model.trainable_variables)
+    def __init__(self, position, label, epochs):
+        super().__init__()
+        self.position, self.label, self.epochs = position, label, epochs
+        self._started = time.perf_counter()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._started = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        train_error, test_error = _error(logs.get(f"{TRAIN_SUBSET}_accuracy")), _error(logs.get(f"{TEST}_accuracy"))
+        diverged = not math.isfinite(float(logs.get("loss", math.nan)))
+        print(f"{self.position} {self.label} epoch {epoch + 1}/{self.epochs}: train error {train_error:.2f}%, test"
+              f" error {test_error:.2f}% ({time.perf_counter() - self._started:.0f} s)"
+              f"{'  DIVERGED (loss is NaN): stopping' * diverged}", flush=True)
 
 
-def _empty_history():
-    return {"epoch": [], "train_error": [], "test_error": [], "train_error_running": [], "train_loss": [],
-            "learning_rate": [], "iterations": [], "seconds": []}
+def experiment_history(history):
+    """The run's history.json as the experiments' per-epoch record (errors in percent, as the papers plot)."""
+    count = len(history.get("loss") or [])
+    column = lambda key: list(history.get(key) or [None] * count)  # noqa: E731
+    return {"epoch": list(range(1, count + 1)),
+            "train_error": [_error(value) for value in column(f"{TRAIN_SUBSET}_accuracy")],
+            "test_error": [_error(value) for value in column(f"{TEST}_accuracy")],
+            "train_error_running": [_error(value) for value in column("accuracy")],
+            "train_loss": column("loss"), "learning_rate": column("learning_rate"), "iterations": column("step"),
+            "seconds": column("epoch_seconds")}
 
 
 class ExperimentState:
-    """The experiment's JSON file: config, one record per model (status, history, measurements), summary."""
+    """The experiment's JSON file: config, one record per finished model (history, measurements), summary."""
 
     def __init__(self, folder, experiment, config):
         self.folder = os.fspath(folder)
@@ -106,7 +149,7 @@ class ExperimentState:
         self.path = os.path.join(self.folder, f"{experiment}.json")
         try:
             existing = read_json(self.path)
-        except (json.JSONDecodeError, UnicodeDecodeError):
+        except KerasResnetError:
             raise KerasResnetError(f"{self.path} is not valid JSON: delete it (or the folder) to start over,"
                                    " or use another --out") from None
         if existing is None:
@@ -125,99 +168,54 @@ class ExperimentState:
     def models(self):
         return self.data["models"]
 
-    def checkpoint_path(self, name):
-        return os.path.join(self.folder, "checkpoints", f"{self.experiment}-{name}.npz")
+    def run_directory(self, name) -> RunDirectory:
+        """Where the model ``name`` trains."""
+        return RunDirectory(os.path.join(self.folder, RUNS_DIR, name))
 
     def save(self):
         write_json(self.path, self.data)
 
 
-def _save_checkpoint(path, model, record):
-    arrays = {f"weight_{i}": np.asarray(v) for i, v in enumerate(model.weights)}
-    arrays.update({f"optimizer_{i}": np.asarray(v) for i, v in enumerate(model.optimizer.variables)})
-    arrays["record"] = np.array(json.dumps(record))
-    with atomic_path(path) as temporary:
-        with open(temporary, "wb") as file:
-            np.savez(file, **arrays)
-
-
-def _load_checkpoint(path, model):
-    """Restores weights and optimizer state into the compiled ``model``; returns the record saved with them."""
-    with np.load(path) as stored:
-        weights = [stored[f"weight_{i}"] for i in range(len(model.weights))]
-        optimizer = [stored[f"optimizer_{i}"] for i in range(len(model.optimizer.variables))]
-        record = json.loads(str(stored["record"]))
-    for variable, value in zip(model.weights, weights):
-        variable.assign(value)
-    for variable, value in zip(model.optimizer.variables, optimizer):
-        variable.assign(value)
-    return record
-
-
-def _epoch_seed(seed, epoch):
-    return int(seed) * 100_003 + int(epoch)
-
-
-def _error(metrics):
-    return 100.0 * (1.0 - float(metrics["accuracy"]))
+def _record(state, spec, run, diverged):
+    """A finished model's record, read from its run directory."""
+    return {"spec": spec.to_dict(), "parameters": run.read_config()["resolved"]["parameters"], "status": "finished",
+            "run_dir": os.path.relpath(run.path, state.folder), "diverged": diverged,
+            "history": experiment_history(read_json(run.history_path) or {}),
+            "measurements": read_json(run.file(MEASUREMENTS_FILE)) or []}
 
 
 def _train_one(state, spec, data, recipe, budget, seed, measure, verbose, position):
-    """Trains (or resumes) one model; returns its finished record."""
-    import keras
-
-    key = spec.name
-    boundaries, values = learning_rate_steps(recipe, budget, spec.depth)
-    keras.utils.set_random_seed(seed)  # the same initial weights on every rerun
-    model = spec.build(data.image_shape, len(data.class_names))
-    compile_model(model, recipe, boundaries, values)
-    record = {"spec": spec.to_dict(), "parameters": int(model.count_params()), "status": "training",
-              "learning_rate_steps": {"boundaries": boundaries, "values": values},
-              "history": _empty_history(), "measurements": [], "diverged": False}
-    checkpoint = state.checkpoint_path(key)
-    if os.path.exists(checkpoint):
-        try:
-            record = _load_checkpoint(checkpoint, model)
-        except (OSError, ValueError, KeyError):
-            raise KerasResnetError(f"checkpoint {checkpoint} is unreadable: delete it to retrain {spec.label}"
-                                   " from the start") from None
-        _say(verbose, f"{position} {spec.label}: resuming after epoch {len(record['history']['epoch'])}")
-    probe = data.probe_batch() if measure else None
-    if measure and not record["measurements"]:
-        record["measurements"].append({"epoch": 0, **measure(model, probe)})
-    train_eval, test = data.eval_pipeline(data.train_eval), data.eval_pipeline(data.test)
-    fit_verbose = 1 if verbose >= 2 else 0
-    history = record["history"]
-    for epoch in range(len(history["epoch"]), budget.epochs):
-        started = time.perf_counter()
-        fitted = model.fit(data.train_pipeline(recipe.batch_size, _epoch_seed(seed, epoch)),
-                           epochs=epoch + 1, initial_epoch=epoch, shuffle=False, verbose=fit_verbose)
-        loss = float(fitted.history["loss"][-1])
-        iterations = int(model.optimizer.iterations.numpy())
-        history["epoch"].append(epoch + 1)
-        history["train_error_running"].append(_error({"accuracy": fitted.history["accuracy"][-1]}))
-        history["train_loss"].append(loss)
-        history["train_error"].append(_error(model.evaluate(train_eval, verbose=0, return_dict=True)))
-        history["test_error"].append(_error(model.evaluate(test, verbose=0, return_dict=True)))
-        history["learning_rate"].append(learning_rate_at(boundaries, values, max(0, iterations - 1)))
-        history["iterations"].append(iterations)
-        history["seconds"].append(time.perf_counter() - started)
+    """Trains (or resumes) one model with ``train``; records and returns its finished record."""
+    run = state.run_directory(spec.name)
+    # augment and epochs as train resolves them, so config.json compares equal when the run is met again
+    config = recipe.train_config(spec.depth, budget, model=spec.model, model_options=spec.model_options,
+                                 data=data.source, seed=seed, run_dir=run.path, augment=data.augment,
+                                 epochs=budget.epochs, verbose=1 if verbose >= 2 else 0, **RUNTIME_OPTIONS)
+    diverged = False
+    if run.is_finished():  # finished just before the experiment's JSON could record it
+        changed = differences(run.read_config(), config)
+        if changed:
+            raise KerasResnetError(f"run directory '{run.path}' holds a {spec.label} trained with other options"
+                                   f" ({'; '.join(changed[:3])}): delete it, or use another --out")
+    else:
+        checkpoint = read_checkpoint_state(run.checkpoints_dir)
+        if checkpoint:
+            _say(verbose, f"{position} {spec.label}: resuming after epoch {checkpoint['epochs_done']}")
+        # Keras' progress bar (verbose 2) goes first, so it finishes an epoch's bar before our line is printed.
+        callbacks = [keras.callbacks.ProgbarLogger()] if verbose >= 2 else []
+        callbacks.append(EpochEvaluation({TRAIN_SUBSET: data.eval_pipeline(data.train_eval),
+                                          TEST: data.eval_pipeline(data.test)}))
         if measure:
-            record["measurements"].append({"epoch": epoch + 1, **measure(model, probe)})
-        record["diverged"] = not math.isfinite(loss)
-        _say(verbose, f"{position} {spec.label} epoch {epoch + 1}/{budget.epochs}: train error "
-                      f"{history['train_error'][-1]:.2f}%, test error {history['test_error'][-1]:.2f}%"
-                      f" ({history['seconds'][-1]:.0f} s){'  DIVERGED (loss is NaN): stopping' * record['diverged']}")
-        if record["diverged"]:
-            break
-        _save_checkpoint(checkpoint, model, record)
-        state.models[key] = record
-        state.save()
-    record["status"] = "finished"
-    state.models[key] = record
+            callbacks.append(MeasurementLog(run.file(MEASUREMENTS_FILE), measure, data.probe_batch()))
+        if verbose:
+            callbacks.append(ProgressLine(position, spec.label, budget.epochs))
+        try:
+            train(config, splits=data.splits(), callbacks=callbacks)
+        except TrainingDiverged:
+            diverged = True  # recorded as it stood when the loss became NaN; the report says "diverged"
+    record = _record(state, spec, run, diverged)
+    state.models[spec.name] = record
     state.save()
-    if os.path.exists(checkpoint):
-        os.remove(checkpoint)
     return record
 
 
@@ -238,10 +236,8 @@ def run_models(state, specs, data, recipe, seed=0, measure=None, verbose=1):
             raise KerasResnetError(
                 f"{state.path} has a model {spec.name!r} built with other options: use another --out")
         if record is not None and record.get("status") == "finished":
-            if os.path.exists(state.checkpoint_path(spec.name)):  # left by a crash just after finishing
-                os.remove(state.checkpoint_path(spec.name))
-            history = record["history"]
-            final = f"test error {history['test_error'][-1]:.2f}%" if history["test_error"] else "no epochs"
+            errors = record["history"]["test_error"]
+            final = f"test error {errors[-1]:.2f}%" if errors and errors[-1] is not None else "no epochs"
             _say(verbose, f"{position} {spec.label}: finished earlier ({final}), skipped")
             continue
         _say(verbose, f"{position} {spec.label}: training {budget.epochs} epoch(s) of "
@@ -250,7 +246,7 @@ def run_models(state, specs, data, recipe, seed=0, measure=None, verbose=1):
             _train_one(state, spec, data, recipe, budget, seed, measure, verbose, position)
         except KeyboardInterrupt:
             _say(verbose, f"{position} {spec.label}: interrupted; rerun the same command to resume after its"
-                          f" last finished epoch (state in {state.path})")
+                          f" last finished epoch (checkpoints in {state.run_directory(spec.name).checkpoints_dir})")
             raise
     return {spec.name: state.models[spec.name] for spec in specs}
 

@@ -1,4 +1,4 @@
-"""One experiment folder: recipe + data + JSON state in, Markdown and PNGs out."""
+"""One experiment folder: recipe + data + JSON state in, a run directory per model, Markdown and PNGs out."""
 
 from __future__ import annotations
 
@@ -42,16 +42,11 @@ class Session:
 
     def describe(self):
         """One line for the report: the data and the recipe every model shared."""
-        data, recipe, budget = self.data, self.recipe, self.budget
-        warmup = (f"; {recipe.warmup_iterations} warm-up iterations at {recipe.warmup_learning_rate:g} for"
-                  f" depth >= {recipe.warmup_min_depth}" if recipe.warmup_iterations else "")
+        data = self.data
         return (f"data `{data.source}` ({len(data.train)} training images, training error measured on"
                 f" {len(data.train_eval)} of them, {len(data.test)} test images, {data.image_shape[0]}x"
-                f"{data.image_shape[1]}x{data.image_shape[2]}, augment {data.augment}); recipe `{recipe.name}`:"
-                f" {budget.epochs} epochs x {budget.steps_per_epoch} steps = {budget.total_iterations}"
-                f" iterations, batch {recipe.batch_size}, SGD lr {recipe.learning_rate:g} (x{recipe.factor:g}"
-                f" at iterations {', '.join(map(str, budget.boundaries))}), momentum {recipe.momentum:g},"
-                f" weight decay {recipe.weight_decay:g}{warmup}; seed {self.seed}")
+                f"{data.image_shape[1]}x{data.image_shape[2]}, augment {data.augment});"
+                f" {self.recipe.describe(self.budget)}; seed {self.seed}")
 
     def train(self, specs, measure=None):
         return run_models(self.state, specs, self.data, self.recipe, seed=self.seed, measure=measure,

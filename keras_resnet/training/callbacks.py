@@ -1,4 +1,5 @@
-"""The callbacks a training run needs beyond Keras' own: NaN guard, history files, resumable checkpoints.
+"""The callbacks a training run needs beyond Keras' own: NaN guard, per-epoch evaluation, history files,
+resumable checkpoints.
 
 ``RunCheckpoint`` replaces ``keras.callbacks.BackupAndRestore``, which writes
 its weights and its epoch counter in place and separately (a kill mid-write
@@ -18,6 +19,7 @@ import math
 import os
 import shutil
 import tempfile
+import time
 
 import keras
 import numpy as np
@@ -31,7 +33,9 @@ KEEP_CHECKPOINTS = 2
 
 
 def _finite_number(value):
-    """A float, or None for NaN/inf (JSON has no NaN)."""
+    """An int stays one; anything else a float, or None for NaN/inf (JSON has no NaN)."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        return int(value)
     try:
         number = float(value)
     except (TypeError, ValueError):
@@ -73,8 +77,41 @@ def current_learning_rate(model):
     return _finite_number(keras.ops.convert_to_numpy(optimizer.learning_rate))
 
 
+def current_step(model):
+    """The optimizer's step count (None without an optimizer)."""
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is None:
+        return None
+    return int(keras.ops.convert_to_numpy(optimizer.iterations))
+
+
+class EpochEvaluation(keras.callbacks.Callback):
+    """Evaluates the model after every epoch, in inference mode, on named datasets (e.g. a fixed subset of the
+    training images without augmentation: the papers' training-error curves) and adds ``{name}_{metric}``
+    (``train_subset_accuracy`` ...) to the epoch's logs, so the history and its checkpoints keep them.
+
+    The datasets yield ``(images, labels)`` as the compiled loss takes them (``make_pipeline(split,
+    training=False)`` for sparse labels).
+    """
+
+    def __init__(self, datasets: dict):
+        super().__init__()
+        self.datasets = dict(datasets)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is None:
+            return
+        for name, dataset in self.datasets.items():
+            for metric, value in self.model.evaluate(dataset, verbose=0, return_dict=True).items():
+                logs[f"{name}_{metric}"] = value
+
+
 class HistoryRecorder(keras.callbacks.Callback):
-    """Keeps the per-epoch history across resumed runs; writes history.json and history.png each epoch."""
+    """Keeps the per-epoch history across resumed runs; writes history.json and history.png each epoch.
+
+    Besides the epoch's logs it records ``learning_rate`` (the rate the next step uses), ``step`` (the
+    optimizer's step count: each phase of a transfer run starts a new optimizer) and ``epoch_seconds``.
+    """
 
     def __init__(self, run_dir, history=None, write=True, unfrozen_after=None):
         super().__init__()
@@ -82,16 +119,25 @@ class HistoryRecorder(keras.callbacks.Callback):
         self.history = {key: list(values) for key, values in (history or {}).items()}
         self.write = write
         self.unfrozen_after = unfrozen_after  # transfer learning: epochs trained with a frozen backbone
+        self._started = None
 
     @property
     def epochs(self) -> int:
         return max((len(values) for values in self.history.values()), default=0)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._started = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
         logs = dict(logs or {})
         rate = current_learning_rate(self.model)
         if rate is not None:
             logs["learning_rate"] = rate
+        step = current_step(self.model)
+        if step is not None:
+            logs["step"] = step
+        if self._started is not None:
+            logs["epoch_seconds"] = round(time.perf_counter() - self._started, 3)
         done = self.epochs
         for key, value in logs.items():
             self.history.setdefault(key, [None] * done).append(_finite_number(value))
@@ -143,7 +189,7 @@ class RunCheckpoint(keras.callbacks.Callback):
         if not weights_are_finite(self.model):
             self.guard.fail(steps_in_epoch - 1 if steps_in_epoch else None, "the weights stopped being finite")
             return
-        step = int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
+        step = current_step(self.model)
         if not self.write:
             # Another multi-worker worker: saving runs collective ops, so every worker must save in step
             # with the chief; it writes to a scratch folder that is removed at once.

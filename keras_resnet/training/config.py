@@ -31,8 +31,7 @@ DEFAULT_FINE_TUNE_FACTOR = "0.1x"  # fine-tuning after the frozen epochs runs at
 REFERENCE_BATCH_SIZE = 128  # He et al. 2015, CIFAR-10: lr 0.1 at batch 128
 
 # Keyword arguments of the model builders that train itself decides.
-RESERVED_MODEL_OPTIONS = ("include_top", "weights", "classes", "input_shape", "input_tensor", "pooling",
-                          "keras_module")
+RESERVED_MODEL_OPTIONS = ("include_top", "weights", "classes", "input_shape", "input_tensor", "pooling")
 
 # Options that may differ when a run is resumed: they change how, not what, is trained.
 RUNTIME_KEYS = ("strategy", "precision", "jit_compile", "verbose", "tensorboard", "run_dir", "data_dir",
@@ -60,6 +59,8 @@ class TrainConfig:
     augment: str = "auto"  # auto | none | crop | cifar | imagenet; auto: crop (1 channel), cifar (< 128 px), imagenet
     # schedule of the run
     epochs: int = 10
+    total_steps: int | None = None  # train this many optimizer steps instead (the papers count iterations):
+    #   epochs become enough to reach it, and the schedule's milestones are fractions of it
     steps_per_epoch: int | None = None  # cap on training steps per epoch (None: the whole training split)
     batch_size: int = 128  # per replica; the global batch is batch_size x replicas
     # optimisation
@@ -74,6 +75,9 @@ class TrainConfig:
     step_milestones: list = dataclasses.field(default_factory=lambda: [0.5, 0.75])  # fractions of training
     step_factor: float = 0.1
     warmup_epochs: float = 0.0  # linear warm-up from ~0 to the learning rate
+    warmup_steps: int = 0  # the warm-up in optimizer steps instead of epochs
+    warmup_learning_rate: float | None = None  # hold this rate during warm-up (for reference_batch_size, scaled
+    #   like learning_rate) instead of rising linearly; He et al.: 0.01 for ResNet-110's first 400 iterations
     ema: bool = False  # keep an exponential moving average of the weights; it becomes the final model
     ema_momentum: float = 0.999
     sync_batchnorm: bool = False  # BatchNorm statistics over the global batch instead of per replica
@@ -190,6 +194,7 @@ def validate(config: TrainConfig) -> TrainConfig:
     _check_choice("on_bad_image", c.on_bad_image, BAD_IMAGE)
     _check_choice("augment", c.augment, AUGMENTS)
     c.epochs = _number("epochs", c.epochs, int, 1)
+    c.total_steps = _number("total_steps", c.total_steps, int, 1, allow_none=True)
     c.steps_per_epoch = _number("steps_per_epoch", c.steps_per_epoch, int, 1, allow_none=True)
     c.batch_size = _number("batch_size", c.batch_size, int, 1)
     c.optimizer = str(c.optimizer).lower()
@@ -213,11 +218,7 @@ def validate(config: TrainConfig) -> TrainConfig:
         )
     c.step_milestones = sorted(float(m) for m in c.step_milestones)
     c.step_factor = _number("step_factor", c.step_factor, float, 0.0, 1.0, low_open=True)
-    c.warmup_epochs = _number("warmup_epochs", c.warmup_epochs, float, 0.0)
-    if c.warmup_epochs >= c.epochs:
-        raise KerasResnetError(
-            f"warmup_epochs={c.warmup_epochs} is not less than epochs={c.epochs}: shorten the warm-up"
-        )
+    _validate_warmup(c)
     _validate_transfer(c)
     c.ema = _boolean("ema", c.ema)
     c.ema_momentum = _number("ema_momentum", c.ema_momentum, float, 0.0, 0.999999)
@@ -238,6 +239,26 @@ def validate(config: TrainConfig) -> TrainConfig:
     return c
 
 
+def _validate_warmup(c: TrainConfig) -> None:
+    """warmup_epochs / warmup_steps / warmup_learning_rate against the length of training (in place)."""
+    c.warmup_epochs = _number("warmup_epochs", c.warmup_epochs, float, 0.0)
+    c.warmup_steps = _number("warmup_steps", c.warmup_steps, int, 0)
+    c.warmup_learning_rate = _number("warmup_learning_rate", c.warmup_learning_rate, float, 0.0, low_open=True,
+                                     allow_none=True)
+    if c.warmup_epochs and c.warmup_steps:
+        raise KerasResnetError(
+            f"warmup_epochs={c.warmup_epochs} and warmup_steps={c.warmup_steps} both set the warm-up: give one"
+        )
+    if c.total_steps is None and c.warmup_epochs >= c.epochs:
+        raise KerasResnetError(
+            f"warmup_epochs={c.warmup_epochs} is not less than epochs={c.epochs}: shorten the warm-up"
+        )
+    if c.total_steps is not None and c.warmup_steps >= c.total_steps:
+        raise KerasResnetError(
+            f"warmup_steps={c.warmup_steps} is not less than total_steps={c.total_steps}: shorten the warm-up"
+        )
+
+
 def _validate_transfer(c: TrainConfig) -> None:
     """weights / freeze_epochs / fine_tune_learning_rate, alone and together (in place)."""
     if c.weights is not None:
@@ -254,6 +275,11 @@ def _validate_transfer(c: TrainConfig) -> None:
                 "add --freeze-epochs N, or set the rate with --learning-rate"
             )
         return
+    if c.total_steps is not None:
+        raise KerasResnetError(
+            f"total_steps={c.total_steps} counts the steps of one training phase, but freeze_epochs="
+            f"{c.freeze_epochs} makes two: give the length as epochs"
+        )
     if c.weights is None:
         raise KerasResnetError(
             f"freeze_epochs={c.freeze_epochs} freezes a pretrained backbone, but no weights are given: add "

@@ -10,6 +10,12 @@ checkpoints (``checkpoints/``), the final float32 ``model.keras`` and
 ``metrics.json`` (written last: its presence means the run finished). Rerunning
 with the same ``run_dir`` resumes from the last checkpoint.
 
+Data already in memory (a subset, arrays of your own) goes in as ``splits=``, a
+``DatasetSplits``, without being written to disk; extra Keras ``callbacks=`` run
+after each epoch's metrics and before the history is recorded, so what they add to
+the epoch's logs (e.g. ``EpochEvaluation`` on more datasets) lands in history.json
+and survives a resume.
+
 Transfer learning (``weights=``, ``freeze_epochs=``, ``fine_tune_learning_rate=``; see
 ``keras_resnet.training.transfer``) runs in two phases: the new head alone with the
 backbone frozen, then everything at the fine-tuning rate. Each phase is one ``model.fit``
@@ -36,7 +42,7 @@ from keras_resnet.training import callbacks as run_callbacks
 from keras_resnet.training import multiworker_fix, transfer
 from keras_resnet.training.config import TrainConfig, default_run_dir, differences, resolve_config
 from keras_resnet.training.precision import choose_jit_compile, choose_precision, dtype_policy
-from keras_resnet.training.schedules import WarmupSchedule, scaled_learning_rate
+from keras_resnet.training.schedules import run_length, scaled_learning_rate, schedule_for
 from keras_resnet.training.strategy import StrategyChoice, choose_strategy, replica_average
 from keras_resnet.zoo import build_network
 
@@ -58,7 +64,16 @@ class TrainResult:
         return RunDirectory(self.run_dir).model_path
 
 
-def _augment(requested, image_shape):
+class TrainingDiverged(KerasResnetError):
+    """The loss or the weights stopped being finite; the last good checkpoint of ``run_dir`` is kept."""
+
+    def __init__(self, message, run_dir):
+        super().__init__(message)
+        self.run_dir = run_dir
+
+
+def resolve_augment(requested, image_shape):
+    """The augmentation ``augment="auto"`` means for images of ``image_shape``; others stay as given."""
     if requested != "auto":
         return requested
     height, width, channels = image_shape
@@ -79,11 +94,18 @@ class _Plan:
     global_batch: int
     drop_remainder: bool
     steps_per_epoch: int
+    epochs: int  # config.epochs, or enough to reach config.total_steps
     learning_rate: float
     fine_tune_learning_rate: float | None  # transfer learning with freeze_epochs: the rate once unfrozen
     precision: str
     jit_compile: bool
     augment: str
+
+
+def epoch_steps(images: int, global_batch: int, drop_remainder: bool = False, cap: int | None = None) -> int:
+    """Training steps per epoch: every image once (a last, smaller batch unless ``drop_remainder``), at most ``cap``."""
+    steps = images // global_batch if drop_remainder else math.ceil(images / global_batch)
+    return min(steps, cap) if cap else steps
 
 
 def _plan(config, splits, choice, augment_shape=None) -> _Plan:
@@ -95,18 +117,17 @@ def _plan(config, splits, choice, augment_shape=None) -> _Plan:
             f"the training split has {images} images, fewer than one global batch of {global_batch} "
             f"({config.batch_size} per replica x {choice.replicas} replicas): lower --batch-size"
         )
-    steps = images // global_batch if drop else math.ceil(images / global_batch)
-    if config.steps_per_epoch:
-        steps = min(steps, config.steps_per_epoch)
+    steps = epoch_steps(images, global_batch, drop, config.steps_per_epoch)
     return _Plan(
         global_batch=global_batch, drop_remainder=drop, steps_per_epoch=steps,
+        epochs=run_length(steps, config.epochs, config.total_steps)[0],
         learning_rate=scaled_learning_rate(config.learning_rate, global_batch, config.reference_batch_size),
         fine_tune_learning_rate=(
             scaled_learning_rate(config.fine_tune_learning_rate, global_batch, config.reference_batch_size)
             if config.freeze_epochs else None),
         precision=choose_precision(config.precision, choice.kind),
         jit_compile=choose_jit_compile(config.jit_compile, choice.kind),
-        augment=_augment(config.augment, augment_shape or splits.image_shape),
+        augment=resolve_augment(config.augment, augment_shape or splits.image_shape),
     )
 
 
@@ -188,12 +209,18 @@ def _fit_channels(splits, config, pretrained, choice):
     return splits, native
 
 
-def _pipelines(splits, config, plan, classes):
+def _resume_seed(seed: int, epoch: int) -> int:
+    """The data seed of a run (re)started at ``epoch``: ``seed`` for a fresh run, another one per epoch for a
+    resumed run, so a resumed run does not replay the first epochs' order and augmentations."""
+    return int(seed) if not epoch else int(seed) * 100_003 + int(epoch)
+
+
+def _pipelines(splits, config, plan, classes, first_epoch=0):
     from keras_resnet.data import make_pipeline
 
     augment = None if plan.augment == "none" else plan.augment
     train = make_pipeline(splits.train, batch_size=plan.global_batch, training=True, augment=augment,
-                          seed=config.seed, drop_remainder=plan.drop_remainder)
+                          seed=_resume_seed(config.seed, first_epoch), drop_remainder=plan.drop_remainder)
     if config.steps_per_epoch:
         # Keras keeps one iterator across epochs when steps_per_epoch is given: repeat, so no epoch runs short.
         train = train.repeat()
@@ -276,7 +303,10 @@ def _save_float32_model(model, config, input_shape, classes, path, write, model_
     with atomic_path(path) as temporary:
         exported.save(temporary)
         reloaded = keras.saving.load_model(temporary, compile=False)
-        if not np.allclose(reloaded.predict(probe, verbose=0), exported.predict(probe, verbose=0), atol=1e-5):
+        # Called directly, not through predict: a process training several models (the experiments) would
+        # otherwise retrace a predict function per model, and TensorFlow warns about that.
+        if not np.allclose(np.asarray(reloaded(probe, training=False)), np.asarray(exported(probe, training=False)),
+                           atol=1e-5):
             raise RuntimeError(f"the model saved to {temporary} does not reproduce the trained model")
     return exported
 
@@ -314,10 +344,8 @@ def _compile(model, config, plan, classes, phase):
     from keras_resnet.training.optimizers import make_optimizer
 
     transfer.set_backbone_trainable(model, not phase.frozen)
-    epochs = phase.end - phase.start
-    schedule = WarmupSchedule(phase.learning_rate, plan.steps_per_epoch * epochs, config.schedule,
-                              warmup_steps=round(config.warmup_epochs * plan.steps_per_epoch),
-                              milestones=config.step_milestones, factor=config.step_factor)
+    schedule = schedule_for(config, phase.learning_rate, plan.steps_per_epoch, phase.end - phase.start,
+                            plan.global_batch)
     loss, metrics = _loss_and_metrics(config, classes)
     model.compile(optimizer=make_optimizer(model, config, schedule), loss=loss, metrics=metrics,
                   jit_compile=plan.jit_compile, steps_per_execution=config.steps_per_execution)
@@ -343,8 +371,9 @@ def _restore(model, state, choice, config, phase=None):
     return state["epochs_done"], state.get("history") or {}
 
 
-def _callbacks(model, config, choice, history, phase=None, statistics=None):
-    """NaN guard, history files, resumable checkpoints and TensorBoard, in the order they must run."""
+def _callbacks(model, config, choice, history, phase=None, statistics=None, extra=()):
+    """NaN guard, the caller's ``extra`` callbacks, history files, resumable checkpoints and TensorBoard, in the
+    order they must run."""
     import keras
 
     run_dir = config.run_dir
@@ -358,7 +387,7 @@ def _callbacks(model, config, choice, history, phase=None, statistics=None):
         before_save=replica_average(choice.strategy, statistics) if choice.distributed else None,
         extra_state={"phase": phase.number} if two_phases else None,
     )
-    callbacks = [guard, recorder, checkpoint]
+    callbacks = [guard, *extra, recorder, checkpoint]
     if config.tensorboard and choice.is_chief:
         if importlib.util.find_spec("tensorboard") is None:
             warnings.warn("tensorboard is not installed, so the run writes no TensorBoard logs: "
@@ -376,13 +405,35 @@ def _nan_message(guard, plan, checkpoint):
             f"(the rate in use was {plan.learning_rate:g}) or add --warmup-epochs; {kept}")
 
 
-def train(config=None, **options) -> TrainResult:
+def _splits(config, given):
+    """The data: ``given`` splits (recorded in config.json as they are), or ``config.data`` loaded."""
+    from keras_resnet.data import DatasetSplits, load_dataset
+
+    if given is None:
+        return load_dataset(config.data, image_size=config.image_size, channels=config.channels,
+                            validation_split=config.validation_split, seed=config.seed,
+                            on_bad_image=config.on_bad_image, data_dir=config.data_dir)
+    if not isinstance(given, DatasetSplits):
+        raise KerasResnetError(f"splits= takes a DatasetSplits (load_dataset's result), not "
+                               f"{type(given).__name__}: wrap arrays as DatasetSplits(class_names, "
+                               "train=LabeledImages.from_arrays(images, labels))")
+    if config.image_size is not None or config.channels not in (None, given.image_shape[-1]):
+        raise KerasResnetError("image_size and channels apply to data train loads itself: resize or convert "
+                               "the given splits first, and leave those options out")
+    return given
+
+
+def train(config=None, *, splits=None, callbacks=(), **options) -> TrainResult:
     """Trains a ResNet and writes a complete run directory; returns a :class:`TrainResult`.
 
     ``config``: None, a :class:`TrainConfig`, a dict, or a YAML/JSON file; ``options``
-    (the fields of TrainConfig) override it. Errors a user can cause raise
-    :class:`keras_resnet.KerasResnetError`; a diverged run (loss NaN/inf) raises it too,
-    after keeping the last good checkpoint. The learning rate is given for a global
+    (the fields of TrainConfig) override it. ``splits``: a ``DatasetSplits`` to train on
+    instead of loading ``config.data`` (which should then name where they came from, for
+    export and evaluate; config.json records their sizes). ``callbacks``: extra Keras
+    callbacks, run after each epoch's metrics and before the history records them.
+    Errors a user can cause raise :class:`keras_resnet.KerasResnetError`; a diverged run
+    (loss NaN/inf) raises :class:`TrainingDiverged`, one of them, after keeping the last
+    good checkpoint. The learning rate is given for a global
     batch of ``reference_batch_size`` (128) and scaled linearly to the global batch
     (per-replica ``batch_size`` x replicas), and so is ``fine_tune_learning_rate``.
     ``weights`` ("imagenet" or a file) starts from pretrained weights with a new head;
@@ -398,15 +449,11 @@ def train(config=None, **options) -> TrainResult:
         )
     config.run_dir = config.run_dir or default_run_dir(config.model)
 
-    from keras_resnet.data import load_dataset
-
     pretrained = _pretrained(config)  # before the data: the weights decide its channels
-    splits = load_dataset(config.data, image_size=config.image_size, channels=config.channels,
-                          validation_split=config.validation_split, seed=config.seed,
-                          on_bad_image=config.on_bad_image, data_dir=config.data_dir)
-    splits, augment_shape = _fit_channels(splits, config, pretrained, choice)
+    given = splits is not None
+    splits, augment_shape = _fit_channels(_splits(config, splits), config, pretrained, choice)
     plan = _plan(config, splits, choice, augment_shape)
-    config.augment = plan.augment
+    config.augment, config.epochs = plan.augment, plan.epochs  # recorded in config.json as resolved
     run_dir = config.run_dir
     run = RunDirectory(run_dir)
     checkpoint_dir = run.checkpoints_dir
@@ -419,15 +466,13 @@ def train(config=None, **options) -> TrainResult:
         "steps_per_epoch": plan.steps_per_epoch, "image_shape": list(splits.image_shape),
         "classes": splits.num_classes,
     }
+    if given:
+        resolved["given_splits"] = {f"{name}_images": len(split) for name, split in splits.splits().items()}
     if pretrained:
         resolved.update({"pretrained": pretrained.describe(), "model_options": model_options,
                          "phases": [phase.describe() for phase in phases]})
         if plan.fine_tune_learning_rate is not None:
             resolved["fine_tune_learning_rate_used"] = plan.fine_tune_learning_rate
-    if choice.is_chief:
-        os.makedirs(run_dir, exist_ok=True)
-        run.write_config({**config.to_dict(), "resolved": resolved})
-        run.write_labels(splits.class_names)
     _say(choice, config, f"Run directory: {run_dir} ({choice.kind} strategy, {choice.replicas} replica(s), "
                          f"{plan.precision}, global batch {plan.global_batch}, learning rate {plan.learning_rate:g})")
     if splits.skipped:
@@ -437,7 +482,8 @@ def train(config=None, **options) -> TrainResult:
 
     keras.utils.set_random_seed(config.seed)
     classes = splits.num_classes
-    train_data, validation_data, test_data = _pipelines(splits, config, plan, classes)
+    train_data, validation_data, test_data = _pipelines(splits, config, plan, classes,
+                                                        state["epochs_done"] if state else 0)
     scope = choice.strategy.scope() if choice.distributed else contextlib.nullcontext()
     started = time.time()
     first = _start_phase(phases, state)
@@ -445,6 +491,11 @@ def train(config=None, **options) -> TrainResult:
         # A resumed run takes every weight from its checkpoint: the pretrained file is not read into it again.
         model, statistics = _compiled_model(config, plan, splits.image_shape, classes, model_options, phases[first],
                                             pretrained if state is None else None)
+        resolved["parameters"] = int(model.count_params())
+        if choice.is_chief:
+            os.makedirs(run_dir, exist_ok=True)
+            run.write_config({**config.to_dict(), "resolved": resolved})
+            run.write_labels(splits.class_names)
         if choice.kind == "multi_worker":
             multiworker_fix.apply(model)
         initial_epoch, history = _restore(model, state, choice, config, phases[first])
@@ -461,15 +512,16 @@ def train(config=None, **options) -> TrainResult:
                 _say(choice, config, f"Phase {phase.number}, {epochs} of {config.epochs}: "
                                      f"{'backbone frozen, training the new head' if phase.frozen else 'all layers'} "
                                      f"at learning rate {phase.learning_rate:g}")
-            guard, recorder, checkpoint, callbacks = _callbacks(model, config, choice, history, phase, statistics)
+            guard, recorder, checkpoint, fit_callbacks = _callbacks(model, config, choice, history, phase,
+                                                                    statistics, callbacks)
             # A phase already complete in the checkpoint still gets its (empty) fit: fit's end finalizes the
             # weights (the EMA average) exactly as the uninterrupted run did.
             model.fit(train_data, validation_data=validation_data, epochs=phase.end,
                       initial_epoch=max(initial_epoch, phase.start),
                       steps_per_epoch=plan.steps_per_epoch if config.steps_per_epoch else None,
-                      callbacks=callbacks, verbose=config.verbose, shuffle=False)  # the pipeline shuffles
+                      callbacks=fit_callbacks, verbose=config.verbose, shuffle=False)  # the pipeline shuffles
             if guard.failure is not None:
-                raise KerasResnetError(_nan_message(guard, plan, checkpoint.last_path))
+                raise TrainingDiverged(_nan_message(guard, plan, checkpoint.last_path), run_dir)
             history, initial_epoch = recorder.history, max(initial_epoch, phase.end)
         train_seconds = time.time() - started
         test = model.evaluate(test_data, verbose=0, return_dict=True) if test_data is not None else {}
