@@ -7,6 +7,7 @@ import os
 
 import keras
 import numpy as np
+from PIL import Image
 import pytest
 import yaml
 from click.testing import CliRunner
@@ -370,6 +371,60 @@ def test_user_errors_from_data_and_model(toy, tmp_path):
         train(data=str(tmp_path / "missing"), run_dir=str(tmp_path / "a"), **FAST)
     with pytest.raises(KerasResnetError, match="unknown model"):
         train(data=toy, run_dir=str(tmp_path / "b"), **{**FAST, "model": "alexnet"})
+
+
+def test_unknown_model_is_refused_before_anything_is_read_or_written(tmp_path):
+    from keras_resnet.cli import main
+
+    result = CliRunner().invoke(main, ["train", "--model", "resnet21", "--data", str(tmp_path / "missing"),
+                                       "--run-dir", str(tmp_path / "run")])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
+    assert "unknown model 'resnet21'" in result.output  # not the missing data: the model is checked first
+    assert not os.path.exists(tmp_path / "run")
+
+
+def test_run_records_its_data_recipe_and_the_heldout_fingerprint(tmp_path):
+    from keras_resnet.data import load_dataset, split_fingerprint
+    from keras_resnet.run_directory import RunDirectory
+
+    folder = tmp_path / "photos"  # no test/ folder: the held-out split is carved with the run's own seed
+    rng = np.random.default_rng(0)
+    for label in ("dark", "light"):
+        (folder / label).mkdir(parents=True)
+        for index in range(10):
+            pixels = rng.integers(0, 100, (8, 8, 3)) + (120 if label == "light" else 0)
+            Image.fromarray(pixels.astype(np.uint8)).save(folder / label / f"{index}.png")
+    run_dir = str(tmp_path / "run")
+    train(data=str(folder), run_dir=run_dir, **{**FAST, "validation_split": 0.3, "seed": 5, "epochs": 1})
+    recorded = RunDirectory(run_dir).read_data()
+    assert recorded["recipe"] == {"data": str(folder), "data_dir": None, "image_size": None, "channels": None,
+                                  "validation_split": 0.3, "seed": 5, "on_bad_image": "error", "label_offset": 0}
+    same = load_dataset(str(folder), validation_split=0.3, seed=5)
+    other_seed = load_dataset(str(folder), validation_split=0.3, seed=0)
+    assert recorded["heldout"] == {"split": "validation", **split_fingerprint(same, "validation")}
+    assert recorded["heldout"]["count"] == 6
+    assert recorded["heldout"]["sha256"] != split_fingerprint(other_seed, "validation")["sha256"]
+
+
+def test_stream_auto_follows_the_decoded_size_against_free_memory(tmp_path, monkeypatch):
+    from keras_resnet.data import memory
+
+    folder = tmp_path / "photos"
+    for label in ("a", "b"):
+        (folder / label).mkdir(parents=True)
+        for index in range(3):
+            Image.fromarray(np.full((20, 10, 3), index * 40, np.uint8)).save(folder / label / f"{index}.png")
+    found = memory.estimate(str(folder), image_size=None, channels=1)
+    assert found.decoded_bytes == 6 * 20 * 10 * 1  # six images, header-read size, one channel
+    assert memory.estimate(str(folder), image_size=4, channels=None).decoded_bytes == 6 * 4 * 4 * 3
+    assert memory.estimate("bundled") is None  # arrays in memory already
+    monkeypatch.setattr(memory, "available_memory", lambda: 2 * found.decoded_bytes)
+    assert memory.estimate(str(folder), channels=1).fits
+    monkeypatch.setattr(memory, "available_memory", lambda: found.decoded_bytes)
+    assert not memory.estimate(str(folder), channels=1).fits
+    result = train(data=str(folder), run_dir=str(tmp_path / "run"), **{**FAST, "epochs": 1, "channels": 1,
+                                                                       "validation_split": 0.34})
+    assert result.metrics["stream"] is True  # too big for the (pretended) free memory: read from disk
 
 
 # ---- NaN: stop, keep the last good checkpoint ----------------------------------------------------------

@@ -15,6 +15,7 @@ import math
 import os
 
 from keras_resnet.errors import KerasResnetError
+from keras_resnet.zoo import get_entry
 
 OPTIMIZERS = ("sgd", "adamw")
 SCHEDULES = ("step", "cosine", "constant")
@@ -34,7 +35,7 @@ REFERENCE_BATCH_SIZE = 128  # He et al. 2015, CIFAR-10: lr 0.1 at batch 128
 RESERVED_MODEL_OPTIONS = ("include_top", "weights", "classes", "input_shape", "input_tensor", "pooling")
 
 # Options that may differ when a run is resumed: they change how, not what, is trained.
-RUNTIME_KEYS = ("strategy", "precision", "jit_compile", "verbose", "tensorboard", "run_dir", "data_dir",
+RUNTIME_KEYS = ("strategy", "precision", "jit_compile", "verbose", "tensorboard", "run_dir", "data_dir", "stream",
                 "steps_per_execution")
 
 
@@ -56,6 +57,8 @@ class TrainConfig:
     validation_split: float = 0.1  # carved from train, stratified, unless the source has its own
     on_bad_image: str = "error"  # error | skip
     data_dir: str | None = None  # where TFDS keeps prepared datasets
+    label_offset: int = 0  # subtracted from TFRecord labels: 1 for ImageNet-layout TFRecords (labels 1..1000)
+    stream: str | bool = "auto"  # folders/TFRecords: read from disk as training goes; auto: when too big for memory
     augment: str = "auto"  # auto | none | crop | cifar | imagenet; auto: crop (1 channel), cifar (< 128 px), imagenet
     # schedule of the run
     epochs: int = 10
@@ -173,6 +176,7 @@ def validate(config: TrainConfig) -> TrainConfig:
     """Checks every option and fills the per-optimizer defaults; returns a new config."""
     c = dataclasses.replace(config)
     c.model = str(c.model).strip().lower()
+    get_entry(c.model)  # an unknown model stops here, before any data is read or any file written
     if not isinstance(c.model_options, dict):
         raise KerasResnetError(f"model_options={c.model_options!r} must be a mapping, e.g. {{stochastic_depth: 0.1}}")
     for key in RESERVED_MODEL_OPTIONS:
@@ -192,6 +196,8 @@ def validate(config: TrainConfig) -> TrainConfig:
         raise KerasResnetError(f"channels={c.channels!r} must be 1 or 3 (or left out to keep the dataset's)")
     c.validation_split = _number("validation_split", c.validation_split, float, 0.0, 0.99)
     _check_choice("on_bad_image", c.on_bad_image, BAD_IMAGE)
+    c.label_offset = _number("label_offset", c.label_offset, int, 0)
+    c.stream = c.stream if c.stream == "auto" else _boolean("stream", c.stream)
     _check_choice("augment", c.augment, AUGMENTS)
     c.epochs = _number("epochs", c.epochs, int, 1)
     c.total_steps = _number("total_steps", c.total_steps, int, 1, allow_none=True)

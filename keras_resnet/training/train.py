@@ -30,6 +30,7 @@ import dataclasses
 import importlib.util
 import math
 import os
+import sys
 import time
 import warnings
 
@@ -80,6 +81,14 @@ def resolve_augment(requested, image_shape):
     if channels == 1:
         return "crop"  # digits and text must not be mirrored
     return "imagenet" if min(height, width) >= IMAGENET_AUGMENT_MIN_SIZE else "cifar"
+
+
+def fit_verbosity(verbose):
+    """Keras fit's ``verbose``: "auto" is a progress bar on a terminal and one line per epoch in a log file or
+    pipe (a bar redraws thousands of times per epoch with carriage returns that logs keep)."""
+    if verbose != "auto":
+        return verbose
+    return 1 if sys.stdout.isatty() else 2
 
 
 def _say(choice: StrategyChoice, config: TrainConfig, message: str):
@@ -405,14 +414,38 @@ def _nan_message(guard, plan, checkpoint):
             f"(the rate in use was {plan.learning_rate:g}) or add --warmup-epochs; {kept}")
 
 
-def _splits(config, given):
+def _heldout_fingerprint(splits) -> dict | None:
+    """``{"split", "count", "sha256"}`` of the split export and evaluate grade on (test, else validation)."""
+    from keras_resnet.data.fingerprint import split_fingerprint
+
+    available = splits.splits()
+    name = "test" if "test" in available else "validation" if "validation" in available else None
+    return {"split": name, **split_fingerprint(splits, name)} if name else None
+
+
+def _stream(config) -> bool:
+    """``config.stream``, with "auto" decided from the data's decoded size against free memory (said in one line)."""
+    if config.stream != "auto":
+        return config.stream
+    from keras_resnet.data.memory import estimate
+
+    found = estimate(config.data, config.image_size, config.channels)
+    if found is None or found.fits:
+        return False
+    if config.verbose != 0:
+        print(f"Streaming '{config.data}' from disk: {found.describe()} (--stream false loads it anyway)", flush=True)
+    return True
+
+
+def _splits(config, given, stream=False):
     """The data: ``given`` splits (recorded in config.json as they are), or ``config.data`` loaded."""
     from keras_resnet.data import DatasetSplits, load_dataset
 
     if given is None:
         return load_dataset(config.data, image_size=config.image_size, channels=config.channels,
                             validation_split=config.validation_split, seed=config.seed,
-                            on_bad_image=config.on_bad_image, data_dir=config.data_dir)
+                            on_bad_image=config.on_bad_image, data_dir=config.data_dir,
+                            label_offset=config.label_offset, stream=stream)
     if not isinstance(given, DatasetSplits):
         raise KerasResnetError(f"splits= takes a DatasetSplits (load_dataset's result), not "
                                f"{type(given).__name__}: wrap arrays as DatasetSplits(class_names, "
@@ -451,7 +484,10 @@ def train(config=None, *, splits=None, callbacks=(), **options) -> TrainResult:
 
     pretrained = _pretrained(config)  # before the data: the weights decide its channels
     given = splits is not None
-    splits, augment_shape = _fit_channels(_splits(config, splits), config, pretrained, choice)
+    stream = False if given else _stream(config)
+    loaded = _splits(config, splits, stream)
+    heldout = _heldout_fingerprint(loaded)  # before any channel conversion: file-backed splits hash their members
+    splits, augment_shape = _fit_channels(loaded, config, pretrained, choice)
     plan = _plan(config, splits, choice, augment_shape)
     config.augment, config.epochs = plan.augment, plan.epochs  # recorded in config.json as resolved
     run_dir = config.run_dir
@@ -464,7 +500,7 @@ def train(config=None, *, splits=None, callbacks=(), **options) -> TrainResult:
         "strategy": choice.kind, "replicas": choice.replicas, "global_batch_size": plan.global_batch,
         "learning_rate_used": plan.learning_rate, "precision": plan.precision, "jit_compile": plan.jit_compile,
         "steps_per_epoch": plan.steps_per_epoch, "image_shape": list(splits.image_shape),
-        "classes": splits.num_classes,
+        "classes": splits.num_classes, "stream": stream,
     }
     if given:
         resolved["given_splits"] = {f"{name}_images": len(split) for name, split in splits.splits().items()}
@@ -496,6 +532,7 @@ def train(config=None, *, splits=None, callbacks=(), **options) -> TrainResult:
             os.makedirs(run_dir, exist_ok=True)
             run.write_config({**config.to_dict(), "resolved": resolved})
             run.write_labels(splits.class_names)
+            run.write_data(config.to_dict(), heldout)
         if choice.kind == "multi_worker":
             multiworker_fix.apply(model)
         initial_epoch, history = _restore(model, state, choice, config, phases[first])
@@ -519,7 +556,7 @@ def train(config=None, *, splits=None, callbacks=(), **options) -> TrainResult:
             model.fit(train_data, validation_data=validation_data, epochs=phase.end,
                       initial_epoch=max(initial_epoch, phase.start),
                       steps_per_epoch=plan.steps_per_epoch if config.steps_per_epoch else None,
-                      callbacks=fit_callbacks, verbose=config.verbose, shuffle=False)  # the pipeline shuffles
+                      callbacks=fit_callbacks, verbose=fit_verbosity(config.verbose), shuffle=False)  # the pipeline shuffles
             if guard.failure is not None:
                 raise TrainingDiverged(_nan_message(guard, plan, checkpoint.last_path), run_dir)
             history, initial_epoch = recorder.history, max(initial_epoch, phase.end)
