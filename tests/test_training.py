@@ -324,6 +324,43 @@ def test_resume_checks_options_and_resumes(toy, tmp_path):
         np.testing.assert_array_equal(a, b)
 
 
+class _KillAt(keras.callbacks.Callback):
+    """Stops the process's training as a kill would, just before batch ``step`` of epoch ``epoch``."""
+
+    def __init__(self, epoch, step):
+        super().__init__()
+        self.epoch, self.step, self.current = epoch, step, 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.current = epoch
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if (self.current, batch) == (self.epoch, self.step):
+            raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("options", [{"augment": "crop"}, {"augment": "cifar", "ema": True, "ema_momentum": 0.5}])
+def test_a_run_killed_mid_epoch_resumes_exactly(toy, tmp_path, options):
+    """Same batches, augmentations, learning rates and optimizer state as if it had never stopped."""
+    import tensorflow as tf
+
+    tf.config.experimental.enable_op_determinism()
+    settings = {**FAST, "epochs": 3, "checkpoint_steps": 1, "learning_rate": 0.3, **options}
+    uninterrupted = train(data=toy, run_dir=str(tmp_path / "whole"), **settings)
+    run_dir = str(tmp_path / "killed")
+    with pytest.raises(KeyboardInterrupt):
+        train(data=toy, run_dir=run_dir, callbacks=[_KillAt(epoch=1, step=2)], **settings)
+    state = run_callbacks.read_checkpoint_state(os.path.join(run_dir, "checkpoints"))
+    assert (state["epochs_done"], state["steps_in_epoch"], state["step"]) == (1, 2, 5)  # 3 steps per epoch
+    resumed = train(data=toy, run_dir=run_dir, **settings)
+    assert resumed.metrics["resumed_from"] == {"epochs_done": 1, "step": 5}
+    assert resumed.history["learning_rate"] == pytest.approx(uninterrupted.history["learning_rate"])
+    for a, b in zip(uninterrupted.model.get_weights(), resumed.model.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(uninterrupted.model.get_weights()[0], train(
+        data=toy, run_dir=str(tmp_path / "other_seed"), **{**settings, "seed": 1}).model.get_weights()[0])
+
+
 def test_every_option_path_runs(toy, tmp_path):
     """AdamW, cosine + warm-up, label smoothing, EMA, mid-epoch checkpoints, model options, no validation."""
     result = train(data=toy, run_dir=str(tmp_path / "run"), **{

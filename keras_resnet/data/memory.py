@@ -9,9 +9,8 @@ from __future__ import annotations
 import dataclasses
 import os
 
-from keras_resnet.data.folders import is_folder
 from keras_resnet.data.images import normalize_image_size
-from keras_resnet.data.tfrecords import compression_of, is_tfrecord_source, tfrecord_files
+from keras_resnet.data.tfrecords import compression_of, tfrecord_files
 
 STREAM_FRACTION = 0.5
 SAMPLE_RECORDS = 16  # TFRecords: the first records' size and image shape stand for the rest
@@ -94,11 +93,14 @@ def _tfrecords_estimate(source: str, size, channels: int) -> int:
 
 def estimate(source: str, image_size=None, channels=None) -> MemoryEstimate | None:
     """The decoded size of a folder or TFRecord ``source`` against free memory; None for other sources."""
+    from keras_resnet.data.registry import source_kind
+
     size = normalize_image_size(image_size)
     channels = channels or 3
-    if is_tfrecord_source(source):
+    kind = source_kind(source)
+    if kind == "tfrecords":
         decoded = _tfrecords_estimate(source, size, channels)
-    elif is_folder(source):
+    elif kind == "folder":
         decoded = _folder_estimate(source, size, channels)
     else:
         return None

@@ -102,6 +102,18 @@ def _examples(split, shuffle: bool, seed, shuffle_buffer):
     return indices.map(pick, num_parallel_calls=tf.data.AUTOTUNE)
 
 
+def read_split(data, batch_size: int = 32) -> tf.data.Dataset:
+    """Batches of ``(uint8 images [B, H, W, C], int32 labels [B])`` of one split, in its order: no shuffling,
+    augmentation or cache, so a split on disk is read (decoded a batch at a time) without being held in memory.
+
+    For reading a split once (evaluation, or the few examples ``split.take(indices)`` picks), not for training.
+    """
+    split = _as_split(data)
+    if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise KerasResnetError(f"batch_size={batch_size!r} must be a positive integer: use e.g. 32")
+    return _examples(split, False, None, None).batch(int(batch_size)).prefetch(tf.data.AUTOTUNE)
+
+
 def _cache_file(folder: str, split) -> str:
     """A cache file in ``folder`` named by what the split holds, so splits never share one."""
     digest = hashlib.sha256(repr(split.image_shape).encode())
@@ -143,6 +155,96 @@ def _transform(training, augment, flip, size, center_crop):
     return apply
 
 
+def training_epochs(data, *, batch_size: int, steps_per_epoch: int, epochs: int, augment: str | None = None,
+                    flip: bool | None = None, image_size=None, drop_remainder: bool = False, seed: int = 0,
+                    first_epoch: int = 0, first_step: int = 0, cache=True,
+                    shuffle_buffer: int | None = None) -> tf.data.Dataset:
+    """Training batches of epochs ``first_epoch`` .. ``epochs - 1``: every epoch is exactly ``steps_per_epoch``
+    batches whose order and augmentation depend only on ``(seed, epoch)``.
+
+    So a run resumed at epoch ``first_epoch``, step ``first_step`` (the batches before it are skipped)
+    sees the very batches an uninterrupted run of the same seed would: exact resume. Arguments as
+    :func:`make_pipeline`; pass ``steps_per_epoch`` to ``model.fit`` too.
+    """
+    split, transform, size = _checked(data, batch_size, augment, flip, image_size, None, drop_remainder,
+                                      shuffle_buffer, training=True)
+    if not isinstance(steps_per_epoch, (int, np.integer)) or steps_per_epoch < 1:
+        raise KerasResnetError(f"steps_per_epoch={steps_per_epoch!r} must be a positive integer")
+    if not 0 <= first_step < steps_per_epoch or not 0 <= first_epoch < epochs:
+        raise KerasResnetError(f"first_epoch={first_epoch}, first_step={first_step} must lie within {epochs} "
+                               f"epochs of {steps_per_epoch} steps")
+    cached = _cached_examples(split, cache, shuffle_buffer)
+
+    def one_epoch(epoch: int):
+        epoch_seed = int(seed) * 1_000_003 + epoch
+        if cached is not None:
+            examples = cached.shuffle(shuffle_buffer or min(len(split), DEFAULT_SHUFFLE_BUFFER), seed=epoch_seed)
+        else:
+            examples = _examples(split, True, epoch_seed, shuffle_buffer)
+        key = tf.constant([int(seed), epoch], tf.int64)
+        seeds = tf.data.Dataset.counter().map(lambda position: tf.random.experimental.stateless_fold_in(key, position))
+        batches = _batched(tf.data.Dataset.zip(examples, seeds), transform, size, split, batch_size, drop_remainder)
+        return batches.repeat().take(steps_per_epoch)
+
+    dataset = one_epoch(first_epoch).skip(int(first_step))
+    for epoch in range(first_epoch + 1, epochs):
+        dataset = dataset.concatenate(one_epoch(epoch))
+    return _with_sharding(dataset.prefetch(tf.data.AUTOTUNE))
+
+
+def _checked(data, batch_size, augment, flip, image_size, center_crop, drop_remainder, shuffle_buffer, training):
+    """The split, the per-image transform and the output size, after checking every argument."""
+    split = _as_split(data)
+    if augment not in AUGMENTATIONS:
+        raise KerasResnetError(
+            f"augment={augment!r} is not one of {list(AUGMENTATIONS)}: use 'crop' for digits, "
+            "'cifar' for small photos, 'imagenet' for large photos"
+        )
+    if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise KerasResnetError(f"batch_size={batch_size!r} must be a positive integer: use e.g. 128")
+    if center_crop is not None and not 0.0 < center_crop <= 1.0:
+        raise KerasResnetError(f"center_crop={center_crop} must be in (0, 1]: use e.g. 0.875, or None")
+    if shuffle_buffer is not None and shuffle_buffer < 1:
+        raise KerasResnetError(f"shuffle_buffer={shuffle_buffer} must be positive: use e.g. 10000")
+    if len(split) == 0:
+        raise KerasResnetError("make_pipeline got an empty split: load a dataset with images in it")
+    if drop_remainder and len(split) < batch_size:
+        raise KerasResnetError(
+            f"drop_remainder with batch_size={batch_size} but only {len(split)} images gives no batches: "
+            "lower batch_size"
+        )
+    flip = AUGMENTATIONS[augment] if flip is None else bool(flip)
+    size = normalize_image_size(image_size) or split.image_shape[:2]
+    return split, _transform(training, augment, flip, size, center_crop), size
+
+
+def _cached_examples(split, cache, shuffle_buffer):
+    """A streamed split's examples, unshuffled and cached (in memory or in a file), or None when not cached."""
+    streamed = not isinstance(split, LabeledImages)
+    if streamed and (isinstance(cache, str) or (cache and _fits_in_memory(split))):
+        cache_file = _cache_file(cache, split) if isinstance(cache, str) else ""
+        return _examples(split, False, None, shuffle_buffer).cache(cache_file)
+    return None
+
+
+def _batched(examples_and_seeds, transform, size, split, batch_size, drop_remainder):
+    """``(example, seed pair)`` pairs transformed and batched."""
+
+    def prepare(example, seed_pair):
+        image = transform(tf.cast(example[0], tf.float32), seed_pair)
+        image.set_shape((*size, split.image_shape[2]))
+        return image, example[1]
+
+    dataset = examples_and_seeds.map(prepare, num_parallel_calls=tf.data.AUTOTUNE)
+    return dataset.batch(batch_size, drop_remainder=drop_remainder)
+
+
+def _with_sharding(dataset):
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return dataset.with_options(options)
+
+
 def make_pipeline(data, *, batch_size: int, training: bool, augment: str | None = None,
                   flip: bool | None = None, image_size=None, center_crop: float | None = None,
                   drop_remainder: bool = False, seed: int | None = None, cache=True,
@@ -168,47 +270,14 @@ def make_pipeline(data, *, batch_size: int, training: bool, augment: str | None 
     contents), ``False`` never; shuffling then uses a ``shuffle_buffer``
     (default 10,000) of examples.
     """
-    split = _as_split(data)
-    if augment not in AUGMENTATIONS:
-        raise KerasResnetError(
-            f"augment={augment!r} is not one of {list(AUGMENTATIONS)}: use 'crop' for digits, "
-            "'cifar' for small photos, 'imagenet' for large photos"
-        )
-    if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise KerasResnetError(f"batch_size={batch_size!r} must be a positive integer: use e.g. 128")
-    if center_crop is not None and not 0.0 < center_crop <= 1.0:
-        raise KerasResnetError(f"center_crop={center_crop} must be in (0, 1]: use e.g. 0.875, or None")
-    if shuffle_buffer is not None and shuffle_buffer < 1:
-        raise KerasResnetError(f"shuffle_buffer={shuffle_buffer} must be positive: use e.g. 10000")
-    if len(split) == 0:
-        raise KerasResnetError("make_pipeline got an empty split: load a dataset with images in it")
-    if drop_remainder and len(split) < batch_size:
-        raise KerasResnetError(
-            f"drop_remainder with batch_size={batch_size} but only {len(split)} images gives no batches: "
-            "lower batch_size"
-        )
-    flip = AUGMENTATIONS[augment] if flip is None else bool(flip)
-    size = normalize_image_size(image_size) or split.image_shape[:2]
-    transform = _transform(training, augment, flip, size, center_crop)
-
-    streamed = not isinstance(split, LabeledImages)
-    if streamed and (isinstance(cache, str) or (cache and _fits_in_memory(split))):
-        cache_file = _cache_file(cache, split) if isinstance(cache, str) else ""
-        examples = _examples(split, False, seed, shuffle_buffer).cache(cache_file)
-        if training:
-            buffer = shuffle_buffer or min(len(split), DEFAULT_SHUFFLE_BUFFER)
-            examples = examples.shuffle(buffer, seed=seed, reshuffle_each_iteration=True)
+    split, transform, size = _checked(data, batch_size, augment, flip, image_size, center_crop, drop_remainder,
+                                      shuffle_buffer, training)
+    cached = _cached_examples(split, cache, shuffle_buffer)
+    if cached is not None and training:
+        buffer = shuffle_buffer or min(len(split), DEFAULT_SHUFFLE_BUFFER)
+        examples = cached.shuffle(buffer, seed=seed, reshuffle_each_iteration=True)
     else:
-        examples = _examples(split, training, seed, shuffle_buffer)
-
-    def prepare(example, seed_pair):
-        image = transform(tf.cast(example[0], tf.float32), seed_pair)
-        image.set_shape((*size, split.image_shape[2]))
-        return image, example[1]
-
+        examples = cached if cached is not None else _examples(split, training, seed, shuffle_buffer)
     seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
-    dataset = tf.data.Dataset.zip(examples, seeds).map(prepare, num_parallel_calls=tf.data.AUTOTUNE)
-    dataset = dataset.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
-    options = tf.data.Options()
-    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-    return dataset.with_options(options)
+    dataset = _batched(tf.data.Dataset.zip(examples, seeds), transform, size, split, batch_size, drop_remainder)
+    return _with_sharding(dataset.prefetch(tf.data.AUTOTUNE))

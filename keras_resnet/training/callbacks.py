@@ -169,14 +169,16 @@ class RunCheckpoint(keras.callbacks.Callback):
         self.every_steps = int(every_steps)
         self.write = write
         self._epoch = 0
+        self.steps_before = {}  # epoch -> steps done before this fit (a run resumed mid-epoch)
         self.last_path = latest_checkpoint(directory)
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
 
     def on_train_batch_end(self, batch, logs=None):
-        if self.every_steps and (batch + 1) % self.every_steps == 0:
-            self._save(epochs_done=self._epoch, steps_in_epoch=batch + 1)
+        done = self.steps_before.get(self._epoch, 0) + batch + 1
+        if self.every_steps and done % self.every_steps == 0:
+            self._save(epochs_done=self._epoch, steps_in_epoch=done)
 
     def on_epoch_end(self, epoch, logs=None):
         self._save(epochs_done=epoch + 1, steps_in_epoch=0)

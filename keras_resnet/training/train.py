@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import importlib.util
 import math
 import os
@@ -218,34 +219,30 @@ def _fit_channels(splits, config, pretrained, choice):
     return splits, native
 
 
-def _resume_seed(seed: int, epoch: int) -> int:
-    """The data seed of a run (re)started at ``epoch``: ``seed`` for a fresh run, another one per epoch for a
-    resumed run, so a resumed run does not replay the first epochs' order and augmentations."""
-    return int(seed) if not epoch else int(seed) * 100_003 + int(epoch)
+def _pipelines(splits, config, plan, classes):
+    """``(training batches from (epoch, step), validation, test)``: the first a function, so a run resumed at
+    any step gets the batches an uninterrupted run of the same seed would (``training_epochs``)."""
+    import tensorflow as tf
 
-
-def _pipelines(splits, config, plan, classes, first_epoch=0):
     from keras_resnet.data import make_pipeline
+    from keras_resnet.data.pipeline import training_epochs
+
+    def labelled(dataset):
+        return dataset.map(lambda images, labels: (images, tf.one_hot(labels, classes))) \
+            if config.label_smoothing else dataset
 
     augment = None if plan.augment == "none" else plan.augment
-    train = make_pipeline(splits.train, batch_size=plan.global_batch, training=True, augment=augment,
-                          seed=_resume_seed(config.seed, first_epoch), drop_remainder=plan.drop_remainder)
-    if config.steps_per_epoch:
-        # Keras keeps one iterator across epochs when steps_per_epoch is given: repeat, so no epoch runs short.
-        train = train.repeat()
+
+    def train_from(epoch, end, step=0):
+        return labelled(training_epochs(splits.train, batch_size=plan.global_batch, epochs=end,
+                                        steps_per_epoch=plan.steps_per_epoch, augment=augment, seed=config.seed,
+                                        drop_remainder=plan.drop_remainder, first_epoch=epoch, first_step=step))
+
     evaluation = {
-        name: make_pipeline(split, batch_size=plan.global_batch, training=False)
+        name: labelled(make_pipeline(split, batch_size=plan.global_batch, training=False))
         for name, split in (("validation", splits.validation), ("test", splits.test)) if split is not None
     }
-    if config.label_smoothing:
-        import tensorflow as tf
-
-        def one_hot(images, labels):
-            return images, tf.one_hot(labels, classes)
-
-        train = train.map(one_hot)
-        evaluation = {name: dataset.map(one_hot) for name, dataset in evaluation.items()}
-    return train, evaluation.get("validation"), evaluation.get("test")
+    return train_from, evaluation.get("validation"), evaluation.get("test")
 
 
 def _loss_and_metrics(config, classes):
@@ -368,7 +365,7 @@ def _restore(model, state, choice, config, phase=None):
     try:
         model.load_weights(state["path"])
     except (ValueError, OSError) as error:
-                raise KerasResnetError(
+        raise KerasResnetError(
             f"checkpoint '{state['path']}' does not fit this model ({first_line(error, 200)}): resume with the "
             "options it was trained with, or pass another --run-dir"
         ) from None
@@ -404,6 +401,17 @@ def _callbacks(model, config, choice, history, phase=None, statistics=None, extr
         else:
             callbacks.append(keras.callbacks.TensorBoard(RunDirectory(run_dir).logs_dir, write_graph=False))
     return guard, recorder, checkpoint, callbacks
+
+
+@contextlib.contextmanager
+def _weights_left_as_trained(optimizer):
+    """Keeps ``fit``'s end from replacing the weights with their EMA average (Keras does that when fit ends):
+    the rest of a resumed epoch is not the end of training, and the next ``fit`` continues from these weights."""
+    optimizer.finalize_variable_values = lambda variables: None
+    try:
+        yield
+    finally:
+        del optimizer.finalize_variable_values
 
 
 def _nan_message(guard, plan, checkpoint):
@@ -518,8 +526,7 @@ def train(config=None, *, splits=None, callbacks=(), **options) -> TrainResult:
 
     keras.utils.set_random_seed(config.seed)
     classes = splits.num_classes
-    train_data, validation_data, test_data = _pipelines(splits, config, plan, classes,
-                                                        state["epochs_done"] if state else 0)
+    train_from, validation_data, test_data = _pipelines(splits, config, plan, classes)
     scope = choice.strategy.scope() if choice.distributed else contextlib.nullcontext()
     started = time.time()
     first = _start_phase(phases, state)
@@ -549,14 +556,23 @@ def train(config=None, *, splits=None, callbacks=(), **options) -> TrainResult:
                 _say(choice, config, f"Phase {phase.number}, {epochs} of {config.epochs}: "
                                      f"{'backbone frozen, training the new head' if phase.frozen else 'all layers'} "
                                      f"at learning rate {phase.learning_rate:g}")
+            start = max(initial_epoch, phase.start)
+            done_in_epoch = state.get("steps_in_epoch", 0) if state and start == state["epochs_done"] else 0
             guard, recorder, checkpoint, fit_callbacks = _callbacks(model, config, choice, history, phase,
                                                                     statistics, callbacks)
+            fit = functools.partial(model.fit, validation_data=validation_data, callbacks=fit_callbacks,
+                                    verbose=fit_verbosity(config.verbose), shuffle=False)  # the pipeline shuffles
+            if done_in_epoch and start < phase.end:  # killed mid-epoch: first the rest of that epoch
+                checkpoint.steps_before[start] = done_in_epoch
+                with _weights_left_as_trained(model.optimizer):
+                    fit(train_from(start, start + 1, done_in_epoch), epochs=start + 1, initial_epoch=start,
+                        steps_per_epoch=plan.steps_per_epoch - done_in_epoch)
+                start += 1
             # A phase already complete in the checkpoint still gets its (empty) fit: fit's end finalizes the
             # weights (the EMA average) exactly as the uninterrupted run did.
-            model.fit(train_data, validation_data=validation_data, epochs=phase.end,
-                      initial_epoch=max(initial_epoch, phase.start),
-                      steps_per_epoch=plan.steps_per_epoch if config.steps_per_epoch else None,
-                      callbacks=fit_callbacks, verbose=fit_verbosity(config.verbose), shuffle=False)  # the pipeline shuffles
+            if guard.failure is None:
+                fit(train_from(min(start, phase.end - 1), phase.end), epochs=phase.end, initial_epoch=start,
+                    steps_per_epoch=plan.steps_per_epoch)
             if guard.failure is not None:
                 raise TrainingDiverged(_nan_message(guard, plan, checkpoint.last_path), run_dir)
             history, initial_epoch = recorder.history, max(initial_epoch, phase.end)
