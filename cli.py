@@ -12,6 +12,8 @@ import sys
 
 import click
 
+from keras_resnet.data import sources_help
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ start-up chatter out of the CLI
 
 
@@ -69,13 +71,17 @@ def _train_options(function):
         (("--fine-tune-lr", "--fine-tune-learning-rate", "fine_tune_learning_rate"),
          dict(metavar="RATE|FACTORx", help="Learning rate after --freeze-epochs, like --learning-rate (for a global "
                                            "batch of 128), or a factor of it: 0.1x. [0.1x]")),
-        ("--data", dict(help="bundled | FOLDER | FILE.npz | TFRecords | tfds:NAME | cifar10 | cifar100 | mnist | "
-                             "fashion_mnist. [bundled]")),
+        ("--data", dict(help=f"{sources_help()}. [bundled]")),
         ("--image-size", dict(help="Resize images to N or HxW. [keep]")),
         ("--channels", dict(type=click.IntRange(1, 3), help="1 or 3. [keep]")),
         ("--validation-split", dict(type=float, help="Fraction of train held out, stratified. [0.1]")),
         ("--on-bad-image", dict(type=choice("skip", "error"), help="Unreadable images: skip (counted) or error.")),
         ("--data-dir", dict(help="TFDS data folder.")),
+        ("--label-offset", dict(type=int, help="Subtracted from TFRecord labels: 1 for ImageNet-layout TFRecords "
+                                               "(labels 1..1000). [0]")),
+        ("--stream", dict(type=choice("auto", "true", "false"),
+                          help="Read folders/TFRecords from disk while training instead of loading them; auto: "
+                               "when their decoded size would not fit in free memory. [auto]")),
         ("--augment", dict(type=choice("auto", "none", "crop", "cifar", "imagenet"), help="[auto]")),
         ("--epochs", dict(type=int, help="[10]")),
         ("--steps-per-epoch", dict(type=int, help="Cap on training steps per epoch. [all]")),
@@ -152,17 +158,50 @@ def _raise_if_gate_failed(report):
             f"({lost}): improve calibration, use another mode, or raise --max-drop")
 
 
-@main.command("export")
+class _CheckedCommand(click.Command):
+    """A command whose usage mistakes (a bad type, a missing argument) are one line and exit 1, like every
+    other mistake a user can make, instead of click's usage block and exit 2."""
+
+    def make_context(self, info_name, args, parent=None, **extra):
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except click.UsageError as error:
+            raise _UsageMistake(f"{error.format_message()} (keras-resnet {info_name} --help lists the options)") \
+                from None
+
+
+class _UsageMistake(click.ClickException):
+    exit_code = 1
+
+
+def _data_options(function):
+    """--data-dir, --label-offset and --stream: how export and evaluate read their data."""
+    flags = [
+        click.option("--data-dir", default=None, help="TFDS data folder (default: the run's)."),
+        click.option("--label-offset", type=int, default=None,
+                     help="Subtracted from TFRecord labels: 1 for ImageNet TFRecords (labels 1..1000). "
+                          "[the run's, else 0]"),
+        click.option("--stream/--no-stream", default=None,
+                     help="Read folders and TFRecords from disk, decoding only the images used, or load them into "
+                          "memory. [stream, except TFRecords whose bad images are skipped]"),
+    ]
+    return functools.reduce(lambda f, flag: flag(f), reversed(flags), function)
+
+
+@main.command("export", cls=_CheckedCommand)
 @click.argument("source", type=click.Path())
 @click.option("--out", "out_dir", default="export", show_default=True, type=click.Path(),
-              help="Folder for the artifacts, labels.txt, export.json and the report.")
+              help="Folder for the artifacts, labels.txt, export.json and the report; export.json owns it (files an "
+                   "earlier export left there are removed).")
 @click.option("--formats", default="saved_model,tflite", show_default=True,
               help="Comma-separated: saved_model, tflite (or all).")
 @click.option("--quantize", "modes", default="all", show_default=True,
               help="TFLite modes, comma-separated: float32, float16, dynamic, int8, int16x8 (or all); add qat for "
                    "quantization-aware training then int8 (e.g. all,qat).")
 @click.option("--data", default=None,
-              help="Dataset for calibration and verification: bundled, a folder, .npz, ... (default: the run's).")
+              help="Dataset for calibration and verification: bundled, a folder, .npz, ... (default: the run's own, "
+                   "rebuilt with its recipe and its held-out split checked).")
+@_data_options
 @click.option("--labels", "labels_file", default=None, type=click.Path(),
               help="Class names, one per line (default: the run's labels.txt).")
 @click.option("--calibration-size", default=200, show_default=True, type=int,
@@ -176,7 +215,8 @@ def _raise_if_gate_failed(report):
 @click.option("--report/--no-report", default=True, show_default=True,
               help="Evaluate every artifact and write report.json/.md/.png.")
 @click.option("--max-drop", type=float, default=None,
-              help="Exit non-zero if an artifact loses more top-1 points than this vs the float model.")
+              help="Exit non-zero if an artifact loses more top-1 points than this vs the float model (needs the "
+                   "report and labelled held-out data: refused without them).")
 @click.option("--eval-seconds", type=float, default=None,
               help="Cap each artifact's accuracy run in the report at about this many seconds (int16x8 is slow).")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of the calibration and verification picks.")
@@ -218,14 +258,22 @@ def export_command(source, out_dir, report, **options):
 
         click.echo("\n" + markdown(result.report))
         click.echo(f"Report: {result.report_paths['md']} (also .json, .png)")
+    manifest = result.manifest
+    if manifest["removed"]:
+        click.echo(f"Removed what an earlier export left in {result.out_dir}: {', '.join(manifest['removed'])}")
+    if manifest["unowned"]:
+        click.echo(f"Not written by this export (left as they are): {', '.join(manifest['unowned'])}")
     click.echo(f"Artifacts in {result.out_dir} (manifest: {result.paths['manifest']})")
     _raise_if_gate_failed(result.report)
 
 
-@main.command("evaluate")
+@main.command("evaluate", cls=_CheckedCommand)
 @click.argument("artifacts", nargs=-1, required=True, type=click.Path())
-@click.option("--data", default=None, help="Held-out data: bundled, a folder, .npz, ... (default: recorded at export).")
-@click.option("--split", default=None, help="Split to evaluate on (default: test, else validation).")
+@click.option("--data", default=None, help="Held-out data: bundled, a folder, .npz, ... (default: the one the run or "
+                                           "the export recorded, rebuilt with its recipe and checked).")
+@_data_options
+@click.option("--split", default=None, help="Split to evaluate on (default: the one the run held out, else test, "
+                                            "else validation).")
 @click.option("--reference", default=None, help="The float artifact to compare with (default: the Keras model, "
                                                 "else the SavedModel, else the float32 .tflite).")
 @click.option("--max-drop", type=float, default=None,
@@ -236,25 +284,22 @@ def export_command(source, out_dir, report, **options):
 @click.option("--max-seconds", type=float, default=None,
               help="Cap each artifact's accuracy run at about this many seconds (scored on a random subset).")
 @click.option("--latency-runs", default=50, show_default=True, type=int, help="Timed batch-1 runs per thread setting.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the image order and --max-images.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON instead of Markdown.")
 @_friendly_errors
-def evaluate_command(artifacts, data, split, reference, max_drop, out_dir, max_images, max_seconds, latency_runs,
-                     as_json):
+def evaluate_command(artifacts, as_json, **options):
     """Report card: accuracy, agreement, size, latency and quantization of each artifact."""
-    from .export.report import default_report_dir, evaluate, markdown, write_report
+    from .export.evaluation import evaluate
+    from .export.report import markdown
 
-    report = evaluate(artifacts, data=data, split=split, max_images=max_images, reference=reference,
-                      max_drop=max_drop, max_seconds=max_seconds, latency_runs=latency_runs,
-                      progress=not as_json)
-    folder = out_dir or default_report_dir(artifacts[0])
-    paths = write_report(report, folder)
+    report, paths = evaluate(artifacts, progress=not as_json, **options)
     click.echo(json.dumps(report, indent=2) if as_json else markdown(report))
     if not as_json:
         click.echo(f"Report: {paths['md']} (also .json, .png)")
     _raise_if_gate_failed(report)
 
 
-@main.command("predict")
+@main.command("predict", cls=_CheckedCommand)
 @click.argument("artifact", type=click.Path())
 @click.argument("images", nargs=-1, required=True, type=click.Path())
 @click.option("--top-k", default=5, show_default=True, type=click.IntRange(min=1), help="Classes to show per image.")
@@ -263,7 +308,8 @@ def evaluate_command(artifacts, data, split, reference, max_drop, out_dir, max_i
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @_friendly_errors
 def predict_command(artifact, images, top_k, labels_file, as_json):
-    """Top-k class names and probabilities for image files (.keras, SavedModel or .tflite alike)."""
+    """Top-k class names and probabilities for image files and folders (every image inside, recursively);
+    .keras, SavedModel or .tflite alike. Says when an image was resized or its channels converted to fit."""
     from .export import predict_files
 
     class_names = None
@@ -277,10 +323,11 @@ def predict_command(artifact, images, top_k, labels_file, as_json):
         return
     for result in results:
         ranked = ", ".join(f"{item['class']} {item['probability']:.3f}" for item in result["predictions"])
-        click.echo(f"{result['image']}: {ranked}")
+        changes = f"  ({'; '.join(result['adjustments'])} to fit the model)" if result["adjustments"] else ""
+        click.echo(f"{result['image']}: {ranked}{changes}")
 
 
-@main.command("benchmark")
+@main.command("benchmark", cls=_CheckedCommand)
 @click.argument("artifact", type=click.Path())
 @click.option("--threads", multiple=True, help="Thread counts to time, repeatable; 'all' = every core "
                                                 "(default: 1 and all).")
@@ -292,19 +339,9 @@ def predict_command(artifact, images, top_k, labels_file, as_json):
 @_friendly_errors
 def benchmark_command(artifact, threads, runs, warmup, batch_size, as_json):
     """Latency (batch 1, p50/p90) and throughput of one artifact."""
-    from keras_resnet.errors import KerasResnetError
-
     from .export import benchmark
 
-    counts = []
-    for value in threads or ("1", "all"):
-        if value == "all":
-            counts.append(None)
-        elif value.isdigit() and int(value) > 0:
-            counts.append(int(value))
-        else:
-            raise KerasResnetError(f"--threads {value!r} is not a positive number or 'all': use e.g. --threads 1")
-    result = benchmark(artifact, tuple(counts), warmup=warmup, runs=runs, batch_size=batch_size)
+    result = benchmark(artifact, threads, warmup=warmup, runs=runs, batch_size=batch_size)
     if as_json:
         click.echo(json.dumps(result, indent=2))
         return

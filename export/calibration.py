@@ -20,6 +20,7 @@ from .progress import progress_bar
 
 DEFAULT_CALIBRATION_SIZE = 200
 MIN_CALIBRATION_IMAGES = 20
+MAX_CALIBRATION_IMAGES = 5000  # TFLite's converter needs a few hundred; the set is held in memory
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -105,32 +106,56 @@ def stratified_sample(labels, size: int, seed: int = 0) -> np.ndarray:
 
 def representative_set(images, labels=None, size: int = DEFAULT_CALIBRATION_SIZE, seed: int = 0,
                        input_shape=None) -> CalibrationSet:
-    """Draws the calibration images; errors when there are fewer than ``MIN_CALIBRATION_IMAGES``."""
+    """Draws the calibration images from arrays; errors when there are fewer than ``MIN_CALIBRATION_IMAGES``."""
     if input_shape is not None:
         images = check_images(images, input_shape, "calibration images")
     images = np.asarray(images)
+    if labels is not None and len(labels) != len(images):
+        raise KerasResnetError(
+            f"{len(images)} calibration images but {len(labels)} labels: give one label per image"
+        )
+    indices = _pick(len(images), labels, size, seed)
+    return _finish(images[indices], indices, seed)
+
+
+def calibration_set(split, size: int, seed: int, input_shape, stratified: bool = True) -> CalibrationSet:
+    """Draws the calibration images from a split (in memory or on disk), decoding only the ones picked:
+    the same picks, pixels and SHA-256 as ``representative_set`` on the split's arrays (and labels, unless
+    not ``stratified``)."""
+    from .reader import read_examples
+
+    indices = _pick(len(split), split.labels if stratified else None, size, seed)
+    images, _ = read_examples(split, input_shape, indices)
+    if len(images) != len(indices):  # a streamed split skipped unreadable images among the picks
+        warnings.warn(f"{len(indices) - len(images)} of the {len(indices)} calibration images were unreadable "
+                      "and skipped", stacklevel=2)
+        indices = indices[:len(images)]
+    return _finish(images, indices, seed)
+
+
+def _pick(count: int, labels, size, seed: int) -> np.ndarray:
+    """Sorted indices of the calibration images among ``count``: stratified by ``labels`` when given."""
     if int(size) < MIN_CALIBRATION_IMAGES:
         raise KerasResnetError(
             f"calibration size {size} is too small: use at least {MIN_CALIBRATION_IMAGES} images "
             f"(default {DEFAULT_CALIBRATION_SIZE})"
         )
-    if len(images) < MIN_CALIBRATION_IMAGES:
+    if count < MIN_CALIBRATION_IMAGES:
         raise KerasResnetError(
-            f"only {len(images)} calibration image(s): int8/int16x8 quantization needs at least "
+            f"only {count} calibration image(s): int8/int16x8 quantization needs at least "
             f"{MIN_CALIBRATION_IMAGES}; give more training images or export float modes only"
         )
-    if labels is not None and len(labels) != len(images):
-        raise KerasResnetError(
-            f"{len(images)} calibration images but {len(labels)} labels: give one label per image"
-        )
-    if len(images) < size:
-        warnings.warn(f"only {len(images)} calibration images, fewer than the {size} asked for: using all",
-                      stacklevel=2)
+    if count < size:
+        warnings.warn(f"only {count} calibration images, fewer than the {size} asked for: using all",
+                      stacklevel=3)
     if labels is None:
-        indices = np.sort(np.random.default_rng(seed).permutation(len(images))[: int(size)])
-    else:
-        indices = stratified_sample(labels, int(size), seed)
-    chosen = images[indices].copy()
+        return np.sort(np.random.default_rng(seed).permutation(count)[: int(size)])
+    return stratified_sample(labels, int(size), seed)
+
+
+def _finish(chosen: np.ndarray, indices, seed: int) -> CalibrationSet:
+    """The picked images with the input range pinned, hashed."""
+    chosen = np.array(chosen, np.uint8)
     pinned = bool(chosen.min() > 0 or chosen.max() < 255)
     if pinned:
         # The converter takes the uint8 input's range from these images: one pixel at 0
@@ -138,7 +163,7 @@ def representative_set(images, labels=None, size: int = DEFAULT_CALIBRATION_SIZE
         chosen[0, 0, 0, :] = 0
         chosen[0, -1, -1, :] = 255
     digest = hashlib.sha256(f"{chosen.shape}|uint8|".encode() + chosen.tobytes()).hexdigest()
-    return CalibrationSet(chosen, indices, digest, int(seed), pinned)
+    return CalibrationSet(chosen, np.asarray(indices), digest, int(seed), pinned)
 
 
 def representative_dataset(calibration: CalibrationSet, progress: bool = False):

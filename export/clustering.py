@@ -12,21 +12,23 @@ from __future__ import annotations
 
 from keras_resnet.errors import KerasResnetError
 
-from .fine_tune import (DEFAULT_BATCH_SIZE, as_number, check_epochs, check_learning_rate, check_training_data,
-                        fine_tune, outputs_logits)
+from .checks import as_number
+from .fine_tune import (DEFAULT_BATCH_SIZE, check_epochs, check_learning_rate, check_training_data, fine_tune,
+                        outputs_logits)
 
 DEFAULT_CLUSTER_EPOCHS = 2
 DEFAULT_CLUSTER_LEARNING_RATE = 1e-4
 CLUSTERED_LAYERS = ("Conv2D", "DepthwiseConv2D", "Dense")
+MAX_CLUSTERS = 256  # int8 weights take at most 256 values: more clusters cannot shrink anything
 
 
 def check_clusters(clusters) -> int:
-    """A whole number of clusters >= 2, or a one-line error."""
+    """A whole number of clusters, 2 to ``MAX_CLUSTERS``, or a one-line error."""
     value = as_number(clusters)
-    if isinstance(clusters, bool) or not value.is_integer() or value < 2:
+    if isinstance(clusters, bool) or not value.is_integer() or not 2 <= value <= MAX_CLUSTERS:
         raise KerasResnetError(f"--cluster {clusters!r}: give a whole number of shared weight values per kernel, "
-                               "at least 2 (e.g. --cluster 16)")
-    return int(clusters)
+                               f"2 to {MAX_CLUSTERS} (e.g. --cluster 16)")
+    return int(value)
 
 
 def clustered_model(model, images, labels, *, clusters: int, epochs: int = DEFAULT_CLUSTER_EPOCHS,

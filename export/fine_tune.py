@@ -11,23 +11,20 @@ import numpy as np
 
 from keras_resnet.errors import KerasResnetError
 
+from .checks import as_number
+
 DEFAULT_BATCH_SIZE = 32
+MAX_EPOCHS = 1000  # fine-tuning adapts a trained model: more than this is retraining, and a typo
+MAX_BATCH_SIZE = 4096
 
 
 def check_epochs(epochs, option: str = "--qat-epochs") -> int:
-    """A positive whole number of epochs, or a one-line error naming the option."""
-    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or int(epochs) < 1:
-        raise KerasResnetError(f"{option} {epochs!r}: give a whole number of fine-tuning epochs, at least 1 "
+    """A whole number of epochs, 1 to ``MAX_EPOCHS``, or a one-line error naming the option."""
+    if (isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer))
+            or not 1 <= int(epochs) <= MAX_EPOCHS):
+        raise KerasResnetError(f"{option} {epochs!r}: give a whole number of fine-tuning epochs, 1 to {MAX_EPOCHS} "
                                f"(e.g. {option} 1)")
     return int(epochs)
-
-
-def as_number(value) -> float:
-    """``value`` as a float; NaN (which fails every range check) when it is not a number."""
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return float("nan")
 
 
 def check_learning_rate(learning_rate, option: str = "--qat-learning-rate") -> float:

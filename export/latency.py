@@ -11,10 +11,25 @@ import time
 
 import numpy as np
 
+from .checks import real_number, whole_number
 from .formats import load_artifact
 from .runtime import all_threads
 
 DEFAULT_THREADS = (1, None)  # None: all cores
+MAX_THREADS = 1024
+MAX_BATCH_SIZE = 1024
+
+
+def parse_threads(values) -> tuple:
+    """Thread counts as typed (``"1"``, ``"all"``, ``4``, ``None`` for all) -> ints and ``None``; default 1 and all."""
+    counts = []
+    for value in values or DEFAULT_THREADS:
+        if value is None or str(value).strip().lower() == "all":
+            counts.append(None)
+            continue
+        counts.append(whole_number(value, f"--threads {value!r} is not a number 1 to {MAX_THREADS} or 'all': use "
+                                          "e.g. --threads 1", 1, MAX_THREADS))
+    return tuple(counts)
 
 
 def measure_latency(run, warmup: int = 10, runs: int = 50, max_seconds: float = 3.0, min_runs: int = 5) -> dict:
@@ -69,7 +84,14 @@ def throughput(artifact, batch_size: int = 32, seconds: float = 2.0, min_batches
 
 def benchmark(path_or_artifact, threads=DEFAULT_THREADS, warmup=10, runs=100, max_seconds=5.0,
               batch_size: int = 32, throughput_seconds: float = 2.0) -> dict:
-    """Latency and throughput of one artifact (``keras-resnet benchmark``)."""
+    """Latency and throughput of one artifact (``keras-resnet benchmark``); ``threads`` as ``parse_threads`` takes."""
+    threads = parse_threads(threads)
+    runs = whole_number(runs, f"runs={runs!r}: time at least 1 run (e.g. 100)", 1)
+    warmup = whole_number(warmup, f"warmup={warmup!r}: give 0 or more untimed runs")
+    batch_size = whole_number(batch_size, f"batch_size={batch_size!r}: give 1 to {MAX_BATCH_SIZE}", 1, MAX_BATCH_SIZE)
+    max_seconds = real_number(max_seconds, f"max_seconds={max_seconds!r}: give a positive number", positive=True)
+    throughput_seconds = real_number(throughput_seconds, f"throughput_seconds={throughput_seconds!r}: give a "
+                                                         "positive number", positive=True)
     artifact = load_artifact(path_or_artifact)
     try:
         return {"artifact": artifact.name, "path": artifact.path, "kind": artifact.kind, "mode": artifact.mode,

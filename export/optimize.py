@@ -23,7 +23,8 @@ import time
 from keras_resnet.errors import KerasResnetError
 
 from .clustering import DEFAULT_CLUSTER_EPOCHS, DEFAULT_CLUSTER_LEARNING_RATE, check_clusters
-from .fine_tune import DEFAULT_BATCH_SIZE, check_epochs, check_learning_rate
+from .checks import whole_number
+from .fine_tune import DEFAULT_BATCH_SIZE, MAX_BATCH_SIZE, check_epochs, check_learning_rate
 from .pruning import DEFAULT_PRUNE_EPOCHS, DEFAULT_PRUNE_LEARNING_RATE, check_sparsity
 from .qat import DEFAULT_QAT_EPOCHS, DEFAULT_QAT_LEARNING_RATE
 
@@ -79,8 +80,9 @@ class Optimizations:
             values["cluster_epochs"] = check_epochs(self.cluster_epochs, "--cluster-epochs")
             values["cluster_learning_rate"] = check_learning_rate(self.cluster_learning_rate,
                                                                   "--cluster-learning-rate")
-        if isinstance(self.batch_size, bool) or int(self.batch_size) < 1:
-            raise KerasResnetError(f"fine-tuning batch size {self.batch_size!r}: use at least 1 (default 32)")
+        values["batch_size"] = whole_number(
+            self.batch_size, f"fine-tuning batch size {self.batch_size!r}: use 1 to {MAX_BATCH_SIZE} (default 32)",
+            1, MAX_BATCH_SIZE)
         return Optimizations(**values)
 
     @property

@@ -11,15 +11,18 @@ fix, before any file is touched. ``dataclasses.replace`` checks again.
 from __future__ import annotations
 
 import dataclasses
+import os
 
 from keras_resnet.errors import KerasResnetError
 
-from .calibration import DEFAULT_CALIBRATION_SIZE, MIN_CALIBRATION_IMAGES
-from .fine_tune import as_number
+from .calibration import DEFAULT_CALIBRATION_SIZE, MAX_CALIBRATION_IMAGES, MIN_CALIBRATION_IMAGES
+from .checks import check_max_drop, real_number, seed_number, whole_number
 from .formats import FORMATS, parse_formats
 from .optimize import QAT, Optimizations, parse_quantize
 from .tflite import FULL_INTEGER_MODES, INT8_IO_TYPES, MODES
-from .verify import DEFAULT_MIN_AGREEMENT, DEFAULT_VERIFY_IMAGES
+from .verify import DEFAULT_MIN_AGREEMENT, DEFAULT_VERIFY_IMAGES, MAX_VERIFY_IMAGES
+
+MAX_LABEL_OFFSET = 1_000_000  # ImageNet TFRecords use 1; anything near this is a typo
 
 # ExportOptions field -> Optimizations field: the settings of the fine-tuned variants (QAT, pruning, clustering).
 _FINE_TUNING = {**{field.name: field.name for field in dataclasses.fields(Optimizations)
@@ -36,13 +39,15 @@ class ExportOptions:
     labels_file: str | None = None
     data: str | None = None  # a load_dataset source for calibration and held-out images (default: the run's)
     data_dir: str | None = None
+    label_offset: int | None = None  # subtracted from TFRecord labels (default: the run's recipe, else 0)
+    stream: bool | None = None  # keep the data on disk (default: where that cannot change the splits)
     calibration_size: int = DEFAULT_CALIBRATION_SIZE
     seed: int = 0  # of the calibration and verification picks, and of fine-tuning's shuffling
     int8_io: str = "uint8"
     verify_images: int = DEFAULT_VERIFY_IMAGES
     min_agreement: float = DEFAULT_MIN_AGREEMENT
     evaluate: bool = True  # write the report card (needs held-out labels)
-    max_drop: float | None = None  # top-1 points: sets report["gate"]
+    max_drop: float | None = None  # top-1 points: sets report["gate"]; needs evaluate and labelled held-out data
     latency_runs: int = 50
     eval_seconds: float | None = None  # cap on each artifact's accuracy run in the report
     stem: str = "model"  # file names: <stem>_<mode>.tflite
@@ -69,22 +74,43 @@ class ExportOptions:
         set_("int8_io", str(self.int8_io))
         if self.int8_io not in INT8_IO_TYPES:
             raise KerasResnetError(f"unknown int8 I/O type {self.int8_io!r}: choose {' or '.join(INT8_IO_TYPES)}")
-        set_("calibration_size", _whole(self.calibration_size, MIN_CALIBRATION_IMAGES,
-                                        f"calibration size {self.calibration_size} is too small: use at least "
-                                        f"{MIN_CALIBRATION_IMAGES} images (default {DEFAULT_CALIBRATION_SIZE})"))
-        set_("verify_images", _whole(self.verify_images, 1, f"verify_images={self.verify_images}: verify on at "
-                                                            f"least 1 image (default {DEFAULT_VERIFY_IMAGES})"))
-        set_("latency_runs", _whole(self.latency_runs, 1, f"latency_runs={self.latency_runs}: time at least 1 run "
-                                                          "(default 50)"))
-        set_("seed", _whole(self.seed, 0, f"seed={self.seed!r}: give a whole number >= 0"))
-        if not 0.0 <= as_number(self.min_agreement) <= 1.0:
-            raise KerasResnetError(f"min_agreement={self.min_agreement} is outside 0..1: use e.g. 0.8")
-        set_("min_agreement", float(self.min_agreement))
+        set_("calibration_size", whole_number(
+            self.calibration_size, f"calibration size {self.calibration_size!r} is too small or not a whole number: "
+            f"use {MIN_CALIBRATION_IMAGES} to {MAX_CALIBRATION_IMAGES} images (default {DEFAULT_CALIBRATION_SIZE})",
+            MIN_CALIBRATION_IMAGES, MAX_CALIBRATION_IMAGES))
+        set_("verify_images", whole_number(
+            self.verify_images, f"verify_images={self.verify_images!r}: verify on 1 to {MAX_VERIFY_IMAGES} images "
+            f"(default {DEFAULT_VERIFY_IMAGES})", 1, MAX_VERIFY_IMAGES))
+        set_("latency_runs", whole_number(self.latency_runs, f"latency_runs={self.latency_runs!r}: time at least 1 "
+                                                             "run (default 50)", 1))
+        set_("seed", seed_number(self.seed))
+        set_("min_agreement", real_number(self.min_agreement, f"min_agreement={self.min_agreement!r} is outside "
+                                                              "0..1: use e.g. 0.8", 0.0, 1.0))
         if self.max_drop is not None:
-            set_("max_drop", _number(self.max_drop, f"max_drop={self.max_drop!r}: give top-1 points, e.g. 0.5"))
+            set_("max_drop", check_max_drop(self.max_drop))
+            if not self.evaluate:
+                raise KerasResnetError(f"max_drop={self.max_drop:g} gates on the report card, which --no-report "
+                                       "turns off: drop --no-report (or --max-drop)")
         if self.eval_seconds is not None:
-            set_("eval_seconds", _number(self.eval_seconds, f"eval_seconds={self.eval_seconds!r}: give a positive "
-                                                            "number of seconds", positive=True))
+            set_("eval_seconds", real_number(self.eval_seconds, f"eval_seconds={self.eval_seconds!r}: give a "
+                                                                "positive number of seconds", positive=True))
+        if self.label_offset is not None:
+            set_("label_offset", whole_number(self.label_offset, f"label_offset={self.label_offset!r}: give a whole "
+                                                                 f"number 0 to {MAX_LABEL_OFFSET} (1 for ImageNet "
+                                                                 "TFRecords)", 0, MAX_LABEL_OFFSET))
+        if self.stream not in (None, True, False):
+            raise KerasResnetError(f"stream={self.stream!r}: give True, False or None (automatic)")
+        for field in ("data", "data_dir", "labels_file"):
+            value = getattr(self, field)
+            if value is not None:
+                set_(field, _path_text(value, field))
+        if self.labels_file is not None and not os.path.isfile(self.labels_file):
+            raise KerasResnetError(f"no labels file at '{self.labels_file}': give a text file with one class name "
+                                   "per line")
+        if self.data is not None:
+            from .datasets import check_data
+
+            check_data(self.data, self.stream, self.label_offset)
         if not isinstance(self.stem, str) or not self.stem or any(mark in self.stem for mark in "/\\"):
             raise KerasResnetError(f"stem={self.stem!r}: give a plain file name start such as 'model'")
         checked = self.optimizations.check()
@@ -116,15 +142,7 @@ class ExportOptions:
         return [mode for mode in self.tflite_modes if mode in FULL_INTEGER_MODES] + self.optimizations.requested
 
 
-def _number(value, message: str, positive: bool = False) -> float:
-    number = as_number(value)
-    if isinstance(value, bool) or number != number or (positive and number <= 0):  # NaN: not a number
-        raise KerasResnetError(message)
-    return number
-
-
-def _whole(value, minimum: int, message: str) -> int:
-    number = as_number(value)
-    if isinstance(value, bool) or not number.is_integer() or number < minimum:
-        raise KerasResnetError(message)
-    return int(number)
+def _path_text(value, field: str) -> str:
+    if not isinstance(value, (str, os.PathLike)):
+        raise KerasResnetError(f"{field}={value!r}: give a path or name as text")
+    return os.fspath(value)

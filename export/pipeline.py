@@ -5,10 +5,12 @@
     result.paths["int8"], result.report["artifacts"][0]["top1"]
 
 Order of work: check every option (``ExportOptions``), load the model as float32 and
-its data (shapes checked), write ``labels.txt``, then let each format of the registry
+its data (the run's recipe rebuilt and its held-out split checked: ``datasets``; left
+on disk where it can be), pick the calibration and verification images, claim the
+folder (``ownership``), write ``labels.txt``, then let each format of the registry
 (``formats``) write its artifacts, each staged, verified and only then moved into
-place (``job``); then ``export.json`` (what was made, from what, how it verified) and,
-with held-out labels, ``report.json/.md/.png``.
+place (``job``); with held-out labels ``report.json/.md/.png``; last ``export.json``
+(what was made, from what data, how it verified, which files it owns).
 """
 
 from __future__ import annotations
@@ -18,20 +20,19 @@ import os
 import time
 import warnings
 
-import numpy as np
-
 from keras_resnet import files
 from keras_resnet.errors import KerasResnetError
 
-from . import formats
-from .calibration import check_images, representative_set, stratified_sample
+from . import formats, ownership
+from .calibration import calibration_set, stratified_sample
 from .job import ExportJob
-from .labels import write_labels_file
+from .labels import LABELS_FILE, write_labels_file
 from .options import ExportOptions
+from .report import REPORT_FILES
 from .source import float32_model, load_source
 from .source import input_shape as model_input_shape
 
-MANIFEST_FILE = "export.json"
+MANIFEST_FILE = ownership.MANIFEST_FILE
 
 
 @dataclasses.dataclass
@@ -52,14 +53,14 @@ class ExportResult:
 
 @dataclasses.dataclass
 class _Data:
-    """The images an export works with, checked against the model's input."""
+    """The splits an export works with (in memory or on disk), checked against the model's input."""
 
     class_names: list
-    calibration_images: np.ndarray | None
-    calibration_labels: np.ndarray | None
-    heldout_images: np.ndarray | None
-    heldout_labels: np.ndarray | None
-    described: dict | None  # {"source": ..., "split": ...} when loaded from a dataset
+    train: object | None  # a Split, for calibration and fine-tuning
+    heldout: object | None  # a Split, for verification and the report
+    train_labelled: bool  # whether the labels are real (stratified picks, fine-tuning) or placeholders
+    heldout_labelled: bool
+    described: dict | None  # what the manifest and report record about the data
 
 
 def _version() -> str:
@@ -78,10 +79,12 @@ def export_all(model_or_path, out_dir, options: ExportOptions | None = None, *, 
     ``options`` (an ``ExportOptions``) and/or its fields as keywords (``modes="float32,int8,qat"``,
     ``qat_epochs=1``, ``data="bundled"`` ...) say what and how. Data: arrays (``calibration_images``/
     ``labels`` from the training split, ``heldout_images``/``labels`` never trained on), or
-    ``options.data`` (a ``load_dataset`` source; a run folder's own ``config.json`` supplies it by
-    default). int8/int16x8 need calibration images; without held-out images, float artifacts are
-    verified on synthetic ones and no report is made. Returns an ``ExportResult``; raises
+    ``options.data`` (a ``load_dataset`` source), by default the data a run folder recorded: rebuilt
+    with the run's recipe and its held-out split checked against the run's fingerprint. int8/int16x8
+    need calibration images; without held-out images, float artifacts are verified on synthetic ones
+    and no report is made (``max_drop`` then refuses). Returns an ``ExportResult``; raises
     ``KerasResnetError`` on bad input or a failed verification (nothing half-written is left behind).
+    The folder ends up holding this export's files only, listed in ``export.json`` (``ownership``).
 
     Fine-tuned variants (tfmot, on the training images, i.e. the calibration images and labels):
     ``"qat"`` among ``modes`` (then ``model_qat_int8.tflite``), ``prune=SPARSITY`` and ``cluster=N``
@@ -94,7 +97,13 @@ def export_all(model_or_path, out_dir, options: ExportOptions | None = None, *, 
     model = float32_model(source.model)
     data = _data(options, source, model_input_shape(model), calibration_images, calibration_labels,
                  heldout_images, heldout_labels)
+    reporting = options.evaluate and data.heldout_labelled
+    if options.max_drop is not None and not reporting:
+        raise KerasResnetError(f"--max-drop {options.max_drop:g} needs labelled held-out images to check: pass "
+                               "--data (e.g. bundled, or your dataset folder with a test/ split) or drop --max-drop")
     job = _job(options, out, source, model, data)
+    planned = [LABELS_FILE, *formats.planned_outputs(options), *(REPORT_FILES if reporting else ())]
+    folder = ownership.claim(out, planned)
     labels_path = write_labels_file(out, job.class_names)
     for module in formats.exporters(options.formats):
         module.export(job)
@@ -103,13 +112,13 @@ def export_all(model_or_path, out_dir, options: ExportOptions | None = None, *, 
         manifest["optimizations"] = job.optimizations
     manifest["export_seconds"] = round(time.perf_counter() - started, 2)
     report = report_paths = None
-    if options.evaluate and data.heldout_labels is not None:
+    if reporting:
         report, report_paths = _report(options, out, source, job, data)
         manifest["report"] = report_paths
     manifest["total_seconds"] = round(time.perf_counter() - started, 2)
-    manifest_path = os.path.join(out, MANIFEST_FILE)
-    files.write_json(manifest_path, manifest)
-    paths = {"labels": labels_path, **job.paths, "manifest": manifest_path}
+    written = [name for name in planned if os.path.lexists(os.path.join(out, name))]
+    manifest = folder.finish(manifest, written)
+    paths = {"labels": labels_path, **job.paths, "manifest": os.path.join(out, MANIFEST_FILE)}
     return ExportResult(out, paths, manifest, report, report_paths, job.models)
 
 
@@ -124,30 +133,31 @@ def _options(options, overrides) -> ExportOptions:
 
 def _data(options, source, shape, calibration_images, calibration_labels, heldout_images, heldout_labels) -> _Data:
     """Arrays as given, else the named or the run's dataset; class names reconciled with the data's."""
-    names = list(source.class_names)
-    data_source = options.data or (source.data or {}).get("source")
-    described = None
-    if calibration_images is None and heldout_images is None and data_source:
-        from .datasets import load_export_data
+    from .reader import from_arrays
 
-        loaded = load_export_data(data_source, shape, options.data_dir or (source.data or {}).get("data_dir"))
-        calibration_images, calibration_labels = loaded.train_images, loaded.train_labels
-        heldout_images, heldout_labels = loaded.heldout_images, loaded.heldout_labels
-        described = loaded.describe()
-        if list(loaded.class_names) != names and len(loaded.class_names) == len(names):
-            if source.run_dir is None and options.class_names is None and options.labels_file is None:
-                names = list(loaded.class_names)  # the model had no labels: the data's names fit
-            else:
-                warnings.warn(f"the model's class names {names[:3]}... differ from the data's "
-                              f"{loaded.class_names[:3]}...; using the model's", stacklevel=3)
-    if heldout_images is not None:
-        heldout_images = check_images(heldout_images, shape, "held-out images")
-        if heldout_labels is not None:
-            heldout_labels = np.asarray(heldout_labels).reshape(-1)
-            if len(heldout_labels) != len(heldout_images):
-                raise KerasResnetError(f"{len(heldout_images)} held-out images but {len(heldout_labels)} labels: "
-                                       "give one label per image")
-    return _Data(names, calibration_images, calibration_labels, heldout_images, heldout_labels, described)
+    names = list(source.class_names)
+    if calibration_images is not None or heldout_images is not None:
+        train = None if calibration_images is None else from_arrays(calibration_images, calibration_labels, shape,
+                                                                    "calibration images")
+        heldout = None if heldout_images is None else from_arrays(heldout_images, heldout_labels, shape,
+                                                                  "held-out images")
+        return _Data(names, train, heldout, calibration_labels is not None, heldout_labels is not None,
+                     None if heldout is None else {"source": "given arrays"})
+    if not options.data and not source.data:
+        return _Data(names, None, None, False, False, None)
+    from .datasets import load_export_data
+
+    loaded = load_export_data(options.data, shape, options.data_dir, recorded=source.data,
+                              label_offset=options.label_offset, stream=options.stream)
+    if list(loaded.class_names) != names and len(loaded.class_names) == len(names):
+        if source.run_dir is None and options.class_names is None and options.labels_file is None:
+            names = list(loaded.class_names)  # the model had no labels: the data's names fit
+        else:
+            warnings.warn(f"the model's class names {names[:3]}... differ from the data's "
+                          f"{loaded.class_names[:3]}...; using the model's", stacklevel=3)
+    if loaded.note:
+        warnings.warn(loaded.note, stacklevel=3)
+    return _Data(names, loaded.train, loaded.heldout, True, True, loaded.describe())
 
 
 def _job(options, out, source, model, data) -> ExportJob:
@@ -155,36 +165,38 @@ def _job(options, out, source, model, data) -> ExportJob:
     import tensorflow as tf
 
     from .formats.keras_model import KerasArtifact
+    from .reader import read_examples
 
     shape = model_input_shape(model)
     calibration = None
     if options.needs_calibration:
-        if data.calibration_images is None:
+        if data.train is None:
             raise KerasResnetError(
                 f"{' and '.join(options.calibration_needed_by)} need calibration images: pass "
                 "--data SOURCE (e.g. bundled, or your training folder), or leave those modes out of --quantize")
-        calibration = representative_set(data.calibration_images, data.calibration_labels, options.calibration_size,
-                                         options.seed, shape)
-    training_images, training_labels = data.calibration_images, data.calibration_labels
-    if options.optimizations.requested:
+        calibration = calibration_set(data.train, options.calibration_size, options.seed, shape,
+                                      stratified=data.train_labelled)
+    training_images = training_labels = None
+    if options.optimizations.requested:  # fine-tuning reads the whole training split
         from .fine_tune import check_training_data
         from .source import output_classes
 
+        if data.train is not None:
+            training_images, training_labels = read_examples(data.train, shape)
         training_images, training_labels = check_training_data(
-            training_images, training_labels, shape, output_classes(model),
+            training_images, training_labels if data.train_labelled else None, shape, output_classes(model),
             " and ".join(options.optimizations.requested))
-    synthetic = data.heldout_images is None
+    synthetic = data.heldout is None
     if synthetic:
         from .datasets import synthetic_images
 
         warnings.warn("no held-out images: verifying on synthetic images and skipping the report; pass --data "
                       "to verify and evaluate on real ones", stacklevel=3)
         verify_images = synthetic_images(min(options.verify_images, 64), shape, options.seed)
-    elif data.heldout_labels is not None:
-        verify_images = data.heldout_images[stratified_sample(data.heldout_labels, options.verify_images,
-                                                              options.seed)]
     else:
-        verify_images = data.heldout_images[:options.verify_images]
+        picks = (stratified_sample(data.heldout.labels, options.verify_images, options.seed)
+                 if data.heldout_labelled else range(min(options.verify_images, len(data.heldout))))
+        verify_images, _ = read_examples(data.heldout, shape, picks)
     # TFLite runs on the CPU: compute the reference there too, so a GPU's TF32 convolutions
     # (on by default for Ampere and later) cannot push float32 differences past 1e-4.
     with tf.device("/CPU:0"):
@@ -221,7 +233,7 @@ def _report(options, out, source, job, data):
     from .report import evaluate_artifacts, write_report
 
     artifacts = [source.path if source.path else source.model, *job.paths.values()]
-    report = evaluate_artifacts(artifacts, data.heldout_images, data.heldout_labels, class_names=job.class_names,
+    report = evaluate_artifacts(artifacts, data.heldout, class_names=job.class_names,
                                 data=data.described or {"source": "given arrays"}, max_drop=options.max_drop,
                                 latency_runs=options.latency_runs, max_seconds=options.eval_seconds,
                                 seed=options.seed, progress=options.progress)

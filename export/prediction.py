@@ -1,7 +1,13 @@
-"""Top-k class names for image files, through any artifact the registry loads.
+"""Top-k class names for image files and folders, through any artifact the registry loads.
 
-    predict_files("export/model_int8.tflite", ["digit.png"], k=3)
-    # [{"image": "digit.png", "predictions": [{"class": "seven", "probability": 0.98}, ...]}]
+    predict_files("export/model_int8.tflite", ["digit.png", "more_digits/"], k=3)
+    # [{"image": "digit.png", "predictions": [{"class": "seven", "probability": 0.98}, ...],
+    #   "adjustments": ["resized 56x56 to 28x28", "converted RGB to grayscale"]}, ...]
+
+A folder stands for every image inside it, recursively (sorted; hidden files skipped). Each image is
+decoded as training images are, then converted and resized to the artifact's input; ``adjustments``
+says what was changed, so a prediction on a photo squeezed into 28x28 grayscale does not pass unnoticed.
+Images are read and run a batch at a time.
 """
 
 from __future__ import annotations
@@ -12,7 +18,12 @@ import numpy as np
 
 from keras_resnet.errors import KerasResnetError
 
+from .checks import whole_number
 from .formats import load_artifact
+
+_CHANNEL_NAMES = {1: "grayscale", 3: "RGB"}
+_ROTATED = (5, 6, 7, 8)  # EXIF orientations that swap width and height
+PREDICT_BATCH = 32
 
 
 def top_k(probabilities, class_names, k: int = 5) -> list[list[tuple[str, float]]]:
@@ -23,39 +34,85 @@ def top_k(probabilities, class_names, k: int = 5) -> list[list[tuple[str, float]
     return [[(names[i], float(row[i])) for i in indices] for row, indices in zip(probabilities, order)]
 
 
+def image_files(paths) -> list[str]:
+    """The image files named, each folder replaced by every image inside it (recursively, sorted)."""
+    from keras_resnet.data.images import IMAGE_EXTENSIONS, is_image_file
+
+    found = []
+    for path in map(os.fspath, paths):
+        if not os.path.isdir(path):
+            if not os.path.exists(path):
+                raise KerasResnetError(f"no image file at '{path}': check the path")
+            found.append(path)
+            continue
+        inside = []
+        for parent, folders, names in os.walk(path):
+            folders[:] = sorted(name for name in folders if not name.startswith("."))
+            inside += [os.path.join(parent, name) for name in sorted(names)
+                       if not name.startswith(".") and is_image_file(name)]
+        if not inside:
+            raise KerasResnetError(f"folder '{path}' holds no images ({', '.join(IMAGE_EXTENSIONS)}): give image "
+                                   "files or a folder of them")
+        found += inside
+    if not found:
+        raise KerasResnetError("no images given: pass one or more image files or folders")
+    return found
+
+
 def predict_files(path_or_artifact, image_paths, k: int = 5, class_names=None) -> list[dict]:
-    """Top-``k`` classes for image files: each decoded, converted and resized to the artifact's input.
+    """Top-``k`` classes for image files and folders: each decoded, converted and resized to the artifact's input.
 
     Undecodable files and images over ``keras_resnet.data.MAX_IMAGE_PIXELS``
     (decompression bombs) raise a one-line ``KerasResnetError`` naming the file.
     """
-    if not image_paths:
-        raise KerasResnetError("no images given: pass one or more image files")
+    k = whole_number(k, f"top_k={k!r}: show at least 1 class (e.g. --top-k 5)", 1)
+    paths = image_files(image_paths)
     artifact = load_artifact(path_or_artifact, class_names)
     height, width, channels = artifact.input_shape
-    images = np.stack([_read_image(os.fspath(path), channels, (height, width)) for path in image_paths])
-    probabilities = artifact.predict(images, batch_size=min(len(images), 32))
-    names = artifact.class_names
-    artifact.close()
     results = []
-    for path, row in zip(image_paths, top_k(probabilities, names, k)):
-        results.append({"image": os.fspath(path),
-                        "predictions": [{"class": name, "probability": probability} for name, probability in row]})
+    try:
+        for start in range(0, len(paths), PREDICT_BATCH):
+            chunk = paths[start:start + PREDICT_BATCH]
+            images, adjustments = zip(*(_read_image(path, channels, (height, width)) for path in chunk))
+            probabilities = artifact.predict(np.stack(images), batch_size=len(chunk))
+            for path, row, changes in zip(chunk, top_k(probabilities, artifact.class_names, k), adjustments):
+                results.append({"image": path, "adjustments": changes,
+                                "predictions": [{"class": name, "probability": value} for name, value in row]})
+    finally:
+        artifact.close()
     return results
 
 
-def _read_image(path: str, channels: int, size) -> np.ndarray:
-    """One image file as the artifact's input; a one-line error for unreadable files and bombs."""
+def _channels(count: int) -> str:
+    return _CHANNEL_NAMES.get(count, f"{count} channels")
+
+
+def _read_image(path: str, channels: int, size) -> tuple[np.ndarray, list[str]]:
+    """One image file as the artifact's input, and what was changed to fit it; one-line errors for
+    unreadable files and bombs."""
     import warnings
 
     from PIL import Image
 
-    from keras_resnet.data import BadImageError, read_image
+    from keras_resnet.data import BadImageError, decode_image
+    from keras_resnet.data.images import convert_channels, resize_images
 
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # refused below with a clear error
-            return read_image(path, channels=channels, image_size=size)
+            image = decode_image(path, min_side=max(size))  # as training decodes (JPEGs at a reduced scale)
+            with Image.open(path) as header:
+                width, height = header.size
+                if header.getexif().get(0x0112) in _ROTATED:
+                    width, height = height, width
     except BadImageError as error:
         raise KerasResnetError(f"cannot read image '{path}' ({error.reason}): give a JPEG, PNG, BMP or GIF file "
                                "of sensible size") from None
+    except OSError as error:
+        raise KerasResnetError(f"cannot read image '{path}' ({error.strerror or error}): check the file") from None
+    changes = []
+    if (height, width) != tuple(size):
+        changes.append(f"resized {width}x{height} to {size[1]}x{size[0]}")
+    if image.shape[-1] != channels:
+        changes.append(f"converted {_channels(image.shape[-1])} to {_channels(channels)}")
+    return resize_images(convert_channels(image, channels), tuple(size)), changes

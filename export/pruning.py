@@ -15,8 +15,9 @@ import math
 
 from keras_resnet.errors import KerasResnetError
 
-from .fine_tune import (DEFAULT_BATCH_SIZE, as_number, check_epochs, check_learning_rate, check_training_data,
-                        fine_tune, outputs_logits)
+from .checks import as_number
+from .fine_tune import (DEFAULT_BATCH_SIZE, check_epochs, check_learning_rate, check_training_data, fine_tune,
+                        outputs_logits)
 
 DEFAULT_PRUNE_EPOCHS = 2
 DEFAULT_PRUNE_LEARNING_RATE = 1e-4

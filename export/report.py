@@ -9,12 +9,18 @@ every .tflite then its gzip size, weight sparsity and distinct weight values. Wr
 (accuracy against size and against latency). ``max_drop`` turns it into a release
 gate: ``report["gate"]["passed"]`` is false when any artifact loses more top-1
 points than that against the float reference.
+
+The held-out split is read a batch at a time for each artifact in turn (the float
+reference first), so a split on disk is never held in memory; per image only the
+answers are kept (and the reference's probabilities, to compare the others with).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import os
+import time
 
 import numpy as np
 
@@ -22,36 +28,63 @@ from keras_resnet.errors import KerasResnetError
 from keras_resnet.files import atomic_path, write_json, write_text
 
 from . import formats
+from .checks import check_max_drop, real_number, seed_number, whole_number
 from .latency import DEFAULT_THREADS, latencies
+from .progress import progress_bar
+from .reader import keeps_order
 from .runtime import all_threads
 
 REPORT_STEM = "report"
+REPORT_FILES = tuple(f"{REPORT_STEM}.{kind}" for kind in ("json", "md", "png"))
 REFERENCE_KERNELS_WARNING = (
     "{name}: int16x8 runs on TFLite's reference kernels on CPU (no optimized int16 kernels), {ratio}; "
     "prefer int8 on CPU, or use it only where accuracy needs 16-bit activations"
 )
 
 
-def _top_k_accuracy(probabilities, labels, k):
-    k = min(k, probabilities.shape[-1])
-    top = np.argpartition(-probabilities, k - 1, axis=-1)[:, :k]
-    return float(np.mean(np.any(top == labels[:, None], axis=-1)))
+MAX_BATCH_SIZE = 1024
+
+
+@dataclasses.dataclass
+class _Scores:
+    """One artifact's answers on the held-out images it got through, one entry per image, in reading order."""
+
+    labels: np.ndarray
+    correct1: np.ndarray  # bool: the label is the top class
+    correct5: np.ndarray  # bool: the label is among the top 5
+    predicted: np.ndarray  # the top class
+    difference: np.ndarray  # max |probability difference| against the reference (NaN where it has none)
+    classes: int = 0
+    complete: bool = True  # read to the end (not cut off by the time budget)
+    probabilities: np.ndarray | None = None  # kept for the reference only
+    note: str | None = None  # class names that differ (compared by id)
+
+    def __len__(self) -> int:
+        return len(self.labels)
 
 
 def _pick_reference(artifacts, reference):
     """Index of the float reference: the one named, else the registry's choice (``formats.reference_index``)."""
     if reference is not None:
         for index, artifact in enumerate(artifacts):
-            if reference in (artifact.path, artifact.name) or (
-                    artifact.path and os.path.abspath(str(reference)) == os.path.abspath(artifact.path)):
+            if _names(artifact, reference):
                 return index
         raise KerasResnetError(f"reference '{reference}' is not among the artifacts: list it among them too")
     return formats.reference_index(artifacts)
 
 
-def _check_classes(artifact, class_names, probabilities, labels) -> str | None:
+def _names(artifact, reference) -> bool:
+    """Whether ``reference`` (a path or name) names ``artifact``."""
+    if reference in (artifact.path, artifact.name):
+        return True
+    if not artifact.path:
+        return False
+    wanted, path = os.path.abspath(os.fspath(reference)), os.path.abspath(artifact.path)
+    return wanted == path or (artifact.kind == "keras" and wanted == os.path.dirname(path))  # a run folder
+
+
+def _check_classes(artifact, class_names, classes: int, labels) -> str | None:
     """Errors when labels cannot line up with the outputs; a warning when only the names differ."""
-    classes = probabilities.shape[-1]
     if labels.size and labels.max() >= classes:
         raise KerasResnetError(
             f"{artifact.name} predicts {classes} classes but the data has labels up to {labels.max()}: "
@@ -69,71 +102,141 @@ def _check_classes(artifact, class_names, probabilities, labels) -> str | None:
             "compared by class id, assuming the same order")
 
 
-def evaluate_artifacts(artifacts, images, labels, *, class_names=None, reference=None, data=None,
+def _held_out(images, labels, shape):
+    """The held-out images as a split: one given (in memory or on disk), or arrays with their labels."""
+    from keras_resnet.data.containers import ImageFiles, ImageRecords, LabeledImages
+
+    from .reader import from_arrays
+
+    if isinstance(images, (LabeledImages, ImageFiles, ImageRecords)):
+        split = images
+    elif labels is None:
+        raise KerasResnetError("held-out images without labels cannot be graded: give one label per image")
+    else:
+        split = from_arrays(images, labels, shape, "held-out images")
+    if not len(split):
+        raise KerasResnetError("no held-out images to evaluate on: give at least one labelled image")
+    return split
+
+
+def _score(artifact, split, order, class_names, batch_size, max_seconds, progress, reference=None,
+           keep=False) -> _Scores:
+    """Runs ``artifact`` over ``split`` a batch at a time (in ``order``), until ``max_seconds`` if given."""
+    from .reader import batches
+
+    parts = {"labels": [], "correct1": [], "correct5": [], "predicted": [], "difference": [], "probabilities": []}
+    note, seen, classes, complete, began = None, 0, 0, True, time.perf_counter()
+    with progress_bar(len(split), f"Evaluating {artifact.name}", progress) as bar:
+        for images, labels in batches(split, artifact.input_shape, batch_size, order):
+            probabilities = artifact.predict(images, batch_size=batch_size)
+            if not seen:
+                classes = probabilities.shape[-1]
+                note = _check_classes(artifact, class_names, classes, split.labels)
+            labels = labels.astype(np.int64)
+            top = np.argsort(-probabilities, axis=-1, kind="stable")[:, :5]
+            difference = np.full(len(labels), np.nan, np.float32)
+            if reference is not None:
+                common = max(0, min(len(labels), len(reference) - seen))
+                if not np.array_equal(reference.labels[seen:seen + common], labels[:common]):
+                    raise KerasResnetError("the held-out data changed while it was being read: evaluate again")
+                expected = reference.probabilities[seen:seen + common]
+                difference[:common] = np.max(np.abs(probabilities[:common] - expected), axis=-1)
+            for key, value in (("labels", labels), ("correct1", top[:, 0] == labels),
+                               ("correct5", np.any(top == labels[:, None], axis=-1)), ("predicted", top[:, 0]),
+                               ("difference", difference), ("probabilities", probabilities if keep else None)):
+                parts[key].append(value)
+            seen += len(labels)
+            bar.update(len(labels))
+            if max_seconds is not None and time.perf_counter() - began > max_seconds:
+                complete = seen >= len(split)
+                break
+    joined = {key: np.concatenate(values) if values and values[0] is not None else None
+              for key, values in parts.items()}
+    if joined["labels"] is None:
+        raise KerasResnetError(f"no held-out image could be read for {artifact.name}: check the data")
+    return _Scores(**joined, classes=classes, complete=complete, note=note)
+
+
+def check_report_options(*, latency_runs=50, latency_warmup=10, batch_size=32, seed=0, max_seconds=None,
+                         max_drop=None, latency_seconds=3.0) -> dict:
+    """The report card's numeric options, checked (one-line errors) and normalised."""
+    return {
+        "latency_runs": whole_number(latency_runs, f"latency_runs={latency_runs!r}: time at least 1 run (e.g. 50)",
+                                     1),
+        "latency_warmup": whole_number(latency_warmup, f"latency_warmup={latency_warmup!r}: give 0 or more runs"),
+        "latency_seconds": real_number(latency_seconds, f"latency_seconds={latency_seconds!r}: give a positive "
+                                                        "number of seconds", positive=True),
+        "batch_size": whole_number(batch_size, f"batch_size={batch_size!r}: give 1 to {MAX_BATCH_SIZE}", 1,
+                                   MAX_BATCH_SIZE),
+        "seed": seed_number(seed),
+        "max_seconds": None if max_seconds is None else real_number(
+            max_seconds, f"max_seconds={max_seconds!r}: give 0 or more seconds (0: one batch each)", minimum=0.0),
+        "max_drop": None if max_drop is None else check_max_drop(max_drop),
+    }
+
+
+def evaluate_artifacts(artifacts, images, labels=None, *, class_names=None, reference=None, data=None,
                        threads=DEFAULT_THREADS, latency_runs: int = 50, latency_warmup: int = 10,
                        latency_seconds: float = 3.0, max_drop: float | None = None, batch_size: int = 32,
                        max_seconds: float | None = None, seed: int = 0, progress: bool = True) -> dict:
-    """Runs each artifact (path, model or loaded ``Artifact``) on ``images`` and builds the report dict.
+    """Runs each artifact (path, model or loaded ``Artifact``) on the held-out images and builds the report dict.
 
-    ``data`` describes the images for the report (e.g. ``{"source": "bundled", "split": "test"}``).
-    ``max_seconds`` caps each artifact's accuracy run (16x8 on reference kernels can take
-    seconds per image): the images are shuffled once (``seed``), so a cut-off artifact is
-    scored on a random subset, and its drop and agreement are computed on that same subset.
+    ``images``: a split (``LabeledImages`` in memory, or ``ImageFiles``/``ImageRecords`` on disk, read a
+    batch at a time: nothing holds the whole split), or uint8 arrays with their ``labels``. ``data``
+    describes them for the report (e.g. ``{"source": "bundled", "split": "test"}``; its ``note`` becomes
+    the first warning). ``max_seconds`` caps each artifact's accuracy run (16x8 on reference kernels can
+    take seconds per image): the images are read in one seeded random order (TFRecords: in file order),
+    so a cut-off artifact is scored on the first images of it, and its drop and agreement on those same images.
     """
-    images = np.asarray(images)
-    labels = np.asarray(labels).reshape(-1).astype(np.int64)
-    if len(images) != len(labels) or not len(labels):
-        raise KerasResnetError(
-            f"{len(images)} held-out images and {len(labels)} labels: give one label per image, at least one")
-    order = np.random.default_rng(seed).permutation(len(labels))
-    images, labels = images[order], labels[order]
-    loaded, rows, predictions, notes = [], [], [], []
-    for item in artifacts:
-        artifact = formats.load_artifact(item)
-        probabilities = artifact.predict(images, batch_size=batch_size, progress=progress,
-                                         label=f"Evaluating {artifact.name}", max_seconds=max_seconds)
-        count = len(probabilities)
-        note = _check_classes(artifact, class_names, probabilities, labels[:count])
-        if note:
-            notes.append(note)
-        if count < len(labels):
-            notes.append(f"{artifact.name}: scored on {count} of {len(labels)} images "
-                         f"(time budget {max_seconds:g} s per artifact)")
+    checked = check_report_options(latency_runs=latency_runs, latency_warmup=latency_warmup, batch_size=batch_size,
+                                   seed=seed, max_seconds=max_seconds, max_drop=max_drop,
+                                   latency_seconds=latency_seconds)
+    batch_size, seed, max_seconds, max_drop = (checked[key] for key in ("batch_size", "seed", "max_seconds",
+                                                                        "max_drop"))
+    timing = (checked["latency_warmup"], checked["latency_runs"], checked["latency_seconds"])
+    loaded = [formats.load_artifact(item) for item in artifacts]
+    if not loaded:
+        raise KerasResnetError(f"no artifacts to evaluate: {formats.ARTIFACT_HELP}")
+    split = _held_out(images, labels, loaded[0].input_shape)
+    order = np.random.default_rng(seed).permutation(len(split)) if keeps_order(split) else None
+    reference_index = _pick_reference(loaded, reference)
+    optimized = any((artifact.info or {}).get("optimization") for artifact in loaded)
+    sequence = sorted(range(len(loaded)), key=lambda index: index != reference_index)  # the reference first
+    rows, scores = [None] * len(loaded), [None] * len(loaded)
+    for index in sequence:
+        artifact = loaded[index]
+        expected = scores[reference_index] if reference_index is not None and index != reference_index else None
+        scores[index] = _score(artifact, split, order, class_names, batch_size, max_seconds, progress, expected,
+                               keep=index == reference_index)
         row = artifact.summary()
         row.update({
-            "images": count,
-            "top1": _top_k_accuracy(probabilities, labels[:count], 1),
-            "top5": _top_k_accuracy(probabilities, labels[:count], 5),
-            "latency_ms": latencies(artifact, threads, latency_warmup, latency_runs, latency_seconds),
+            "latency_ms": latencies(artifact, threads, *timing),
             "ops": artifact.ops(),
             "calibration": (artifact.info or {}).get("calibration"),
             "verification": (artifact.info or {}).get("verification"),
             "optimization": (artifact.info or {}).get("optimization"),
         })
-        rows.append(row)
-        predictions.append(probabilities)
-        loaded.append(artifact)
-        artifact.close()
-    if any(row["optimization"] for row in rows):  # pruning/clustering show in compressed size: measure every file
-        for row, artifact in zip(rows, loaded):
+        if optimized:  # pruning/clustering show in compressed size: measure every file
             compression = artifact.compression()
             if compression:
                 row["compression"] = compression
-    reference_index = _pick_reference(loaded, reference)
-    for row, probabilities in zip(rows, predictions):
-        if reference_index is None:
-            row["agreement"] = row["top1_drop_points"] = None
-            continue
-        expected = predictions[reference_index]
-        common = min(len(expected), len(probabilities))  # both score the first `common` shuffled images
-        mine, theirs = probabilities[:common], expected[:common]
-        row["agreement"] = float(np.mean(mine.argmax(-1) == theirs.argmax(-1)))
-        row["top1_drop_points"] = round((_top_k_accuracy(theirs, labels[:common], 1)
-                                         - _top_k_accuracy(mine, labels[:common], 1)) * 100, 4)
-        row["max_abs_diff_vs_reference"] = float(np.max(np.abs(mine - theirs)))
+        artifact.close()
+        rows[index] = row
+    loaded.clear()  # the models and interpreters can go; the rows say everything
+    # every image of the split, or as many as a full pass read (a streamed split may skip unreadable ones)
+    total = max((len(score) for score in scores if score.complete), default=len(split))
+    notes = [data["note"]] if (data or {}).get("note") else []
+    for row, score in zip(rows, scores):
+        _grade(row, score, scores[reference_index] if reference_index is not None else None)
+        if score.note:
+            notes.append(score.note)
+        if len(score) < total:
+            where = "" if order is not None else ", the first in file order"
+            notes.append(f"{row['name']}: scored on {len(score)} of {total} images "
+                         f"(time budget {max_seconds:g} s per artifact{where})")
     report = {
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "data": {**(data or {}), "images": int(len(labels)), "classes": int(predictions[0].shape[-1])},
+        "data": {**(data or {}), "images": int(total), "classes": int(scores[0].classes)},
         "reference": rows[reference_index]["name"] if reference_index is not None else None,
         "all_threads": all_threads(),
         "artifacts": rows,
@@ -141,6 +244,19 @@ def evaluate_artifacts(artifacts, images, labels, *, class_names=None, reference
     }
     report["gate"] = gate(report, max_drop) if max_drop is not None else None
     return report
+
+
+def _grade(row: dict, score: _Scores, reference: _Scores | None) -> None:
+    """Accuracy, and agreement, top-1 drop and largest difference against the reference on the images both scored."""
+    row.update({"images": len(score), "top1": float(score.correct1.mean()), "top5": float(score.correct5.mean())})
+    if reference is None:
+        row["agreement"] = row["top1_drop_points"] = None
+        return
+    common = min(len(score), len(reference))
+    row["agreement"] = float(np.mean(score.predicted[:common] == reference.predicted[:common]))
+    row["top1_drop_points"] = round(float(reference.correct1[:common].mean() - score.correct1[:common].mean()) * 100,
+                                    4)
+    row["max_abs_diff_vs_reference"] = float(np.max(score.difference[:common])) if score is not reference else 0.0
 
 
 def _warnings(rows) -> list[str]:
@@ -247,13 +363,16 @@ def markdown(report: dict) -> str:
     data = report["data"]
     source = data.get("source", "given images")
     split = f", {data['split']} split" if data.get("split") else ""
+    fingerprint = (f" Held-out split fingerprint: {data['fingerprint_check']} (SHA-256 "
+                   f"`{data['heldout']['sha256'][:12]}`)." if data.get("heldout") else "")
     lines = [
         "# Report card",
         "",
-        f"Held-out data: {source}{split}, {data['images']} images, {data['classes']} classes. "
+        f"Held-out data: {source}{split}, {data['images']} images, {data['classes']} classes.{fingerprint} "
         f"Reference (float): {report['reference'] or 'none'}. Latency: batch 1, p50 / p90 ms, "
         f"1 thread and all {report['all_threads']} threads, after warm-up.",
         "",
+        *([f"**Warning: {data['note']}.**", ""] if data.get("note") else []),
         "| Artifact | Mode | Top-1 | Top-5 | Drop (pts) | Agreement | Size | 1 thread ms | All threads ms "
         "| Integer ops | Float fallbacks | Input | Output |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
@@ -273,8 +392,9 @@ def markdown(report: dict) -> str:
         lines += ["", f"Calibration: {calibration['images']} images (stratified, seed {calibration['seed']}) "
                       f"from {calibration.get('source') or 'the training data'}, SHA-256 `{calibration['sha256']}`."]
     lines += _compression_lines(report)
-    if report["warnings"]:
-        lines += ["", "## Warnings", ""] + [f"- {note}" for note in report["warnings"]]
+    notes = [note for note in report["warnings"] if note != data.get("note")]  # that one stands at the top
+    if notes:
+        lines += ["", "## Warnings", ""] + [f"- {note}" for note in notes]
     if report.get("gate"):
         result = report["gate"]
         verdict = "passed" if result["passed"] else "FAILED: " + ", ".join(
@@ -338,66 +458,3 @@ def write_report(report: dict, folder: str, stem: str = REPORT_STEM) -> dict:
     write_text(paths["md"], markdown(report))
     plot(report, paths["png"])
     return paths
-
-
-def recorded_data(paths) -> dict | None:
-    """The dataset an export recorded for these artifacts (sidecar JSON, export.json or run config)."""
-    import json
-
-    from .labels import read_sidecar
-    from .source import is_run_dir, run_data_source
-
-    for path in map(os.fspath, paths):
-        if is_run_dir(path):
-            found = run_data_source(path)
-            if found:
-                return found
-        candidates = [read_sidecar(path)]
-        manifest = os.path.join(os.path.dirname(os.path.abspath(os.path.normpath(path))), "export.json")
-        if os.path.isfile(manifest):
-            try:
-                with open(manifest, encoding="utf-8") as file:
-                    candidates.append(json.load(file))
-            except (OSError, ValueError):
-                pass
-        for info in candidates:
-            data = (info or {}).get("data") or {}
-            if isinstance(data, dict) and data.get("source") and data["source"] != "given arrays":
-                return {"source": data["source"], "data_dir": data.get("data_dir")}
-    return None
-
-
-def evaluate(paths, data: str | None = None, split: str | None = None, max_images: int | None = None,
-             data_dir=None, seed: int = 0, **options) -> dict:
-    """``evaluate_artifacts`` on a named dataset (default: the one recorded at export), resized to fit."""
-    from .calibration import stratified_sample
-    from .datasets import load_export_data
-
-    paths = list(paths)
-    if not paths:
-        raise KerasResnetError(f"no artifacts to evaluate: {formats.ARTIFACT_HELP}")
-    first = formats.load_artifact(paths[0])
-    shape = first.input_shape
-    first.close()
-    recorded = recorded_data(paths) or {}
-    source = data or recorded.get("source")
-    if not source:
-        raise KerasResnetError("no held-out data named or recorded with the artifacts: pass --data "
-                               "(e.g. bundled, or your dataset folder)")
-    loaded = load_export_data(source, shape, data_dir or recorded.get("data_dir"), split)
-    images, labels = loaded.heldout_images, loaded.heldout_labels
-    if max_images is not None and max_images < len(labels):
-        if max_images < 1:
-            raise KerasResnetError(f"--max-images {max_images}: evaluate on at least 1 image")
-        picks = stratified_sample(labels, int(max_images), seed)
-        images, labels = images[picks], labels[picks]
-    return evaluate_artifacts(paths, images, labels, class_names=loaded.class_names, data=loaded.describe(),
-                              **options)
-
-
-def default_report_dir(first_artifact) -> str:
-    """Where ``evaluate`` writes by default: a run folder itself, else the first artifact's folder."""
-    from .source import is_run_dir
-
-    path = os.path.abspath(os.path.normpath(os.fspath(first_artifact)))
-    return path if is_run_dir(path) else os.path.dirname(path)

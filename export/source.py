@@ -1,7 +1,7 @@
 """Where a model comes from: a model object, a ``.keras`` file or a training run directory.
 
-A run directory holds ``model.keras``, ``labels.txt`` and ``config.json`` (whose
-``data`` names the dataset it was trained on). Whatever the source, export works
+A run directory holds ``model.keras``, ``labels.txt`` and the data recipe it trained
+with, with the fingerprint of the split it held out (``run_directory``). Whatever the source, export works
 on a float32 copy: a model trained in mixed precision is rebuilt under the float32
 policy with the same weights, because TFLite and serving want float32 graphs.
 """
@@ -27,7 +27,7 @@ class ModelSource:
     class_names: list
     path: str | None = None  # the .keras file, if the model came from disk
     run_dir: str | None = None
-    data: dict | None = None  # {"source": ..., "data_dir": ...} from the run's config.json
+    data: dict | None = None  # {"recipe": ..., "heldout": ...} the run recorded (``run_data``)
     original_policy: str = "float32"
 
 
@@ -54,14 +54,15 @@ def load_keras_model(path: str):
         ) from None
 
 
-def run_data_source(run_dir: str) -> dict | None:
-    """The data source a run trained on, from its ``config.json``."""
+def run_data(run_dir: str) -> dict | None:
+    """What a run recorded about its data: ``{"recipe": {...}, "heldout": {...} or None}``, or None."""
+    run = RunDirectory(run_dir)
     try:
-        recipe = RunDirectory(run_dir).data_recipe()
+        recipe, heldout = run.data_recipe(), run.heldout_fingerprint()
     except KerasResnetError as error:
         warnings.warn(f"{error}; the run's dataset is unknown: pass --data", stacklevel=3)
         return None
-    return {"source": str(recipe["data"]), "data_dir": recipe["data_dir"]} if recipe else None
+    return {"recipe": {**recipe, "data": str(recipe["data"])}, "heldout": heldout} if recipe else None
 
 
 def output_classes(model) -> int:
@@ -114,7 +115,7 @@ def load_source(model_or_path, class_names=None, labels_file=None) -> ModelSourc
     model = load_keras_model(model_path)
     names = resolve_class_names(model, class_names, labels_file, run_dir, where=f"'{path}'")
     return ModelSource(model, names, path=model_path, run_dir=run_dir,
-                       data=run_data_source(run_dir) if run_dir else None, original_policy=model_policy(model))
+                       data=run_data(run_dir) if run_dir else None, original_policy=model_policy(model))
 
 
 def model_policy(model) -> str:

@@ -22,6 +22,7 @@ FLOAT32_TOLERANCE = 1e-4
 FLOAT16_TOLERANCE = 1e-2
 DEFAULT_MIN_AGREEMENT = 0.8  # catches broken conversions (chance is 1/classes), not honest quantization loss
 DEFAULT_VERIFY_IMAGES = 256
+MAX_VERIFY_IMAGES = 5000  # held in memory with the Keras model's outputs while every artifact is checked
 
 
 class VerificationError(KerasResnetError):

@@ -33,7 +33,7 @@ DATA_FILE = "data.json"
 
 # The training options that decide which images a run saw: export and evaluate rebuild its splits from them.
 DATA_RECIPE_KEYS = ("data", "data_dir", "image_size", "channels", "validation_split", "seed", "on_bad_image",
-                    "label_offset")
+                    "label_offset", "stream")
 
 
 @dataclasses.dataclass(frozen=True)

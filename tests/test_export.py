@@ -18,6 +18,7 @@ from keras_resnet.export.calibration import stratified_sample  # noqa: E402
 from keras_resnet.export.source import float32_model  # noqa: E402
 
 CLASS_NAMES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+MAX_DROP = 3.0  # top-1 points on 200 images (6 images): what a release of this model would allow
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +47,7 @@ def exported(trained, digits, tmp_path_factory):
     out = tmp_path_factory.mktemp("export")
     result = export_all(trained, out, class_names=CLASS_NAMES, calibration_images=train_x,
                         calibration_labels=train_y, heldout_images=test_x, heldout_labels=test_y,
-                        calibration_size=64, verify_images=64, latency_runs=5, max_drop=100.0, progress=False)
+                        calibration_size=64, verify_images=64, latency_runs=5, max_drop=MAX_DROP, progress=False)
     return result
 
 
@@ -103,13 +104,23 @@ def test_int8_takes_raw_uint8_pixels(exported):
     assert load_artifact(exported.paths["float16"]).mode == "float16"
 
 
-def test_report_card_has_every_row_and_file(exported):
+def test_report_card_has_every_row_and_file(exported, trained, digits):
     report = exported.report
     names = [row["name"] for row in report["artifacts"]]
     assert names[0].endswith("(in memory)") and len(names) == 7
-    assert report["reference"] == names[0] and report["gate"]["passed"]
+    test_x, test_y = digits[2], digits[3]
+    expected = trained.predict(test_x.astype("float32"), verbose=0)
+    keras_top1 = float(np.mean(expected.argmax(-1) == test_y))
+    assert report["artifacts"][0]["top1"] == pytest.approx(keras_top1) and keras_top1 > 0.3  # chance is 0.1
+    by_mode = {row["mode"]: row for row in report["artifacts"][1:] if row["kind"] == "tflite"}
+    for row in (report["artifacts"][1], by_mode["float32"]):  # SavedModel and float32 .tflite: the same answers
+        assert row["top1"] == pytest.approx(keras_top1) and row["agreement"] == 1.0 and row["top1_drop_points"] == 0
+    assert report["reference"] == names[0] and report["data"]["images"] == 200
+    gate = report["gate"]
+    over = [row["name"] for row in report["artifacts"] if row["top1_drop_points"] > MAX_DROP]
+    assert gate["max_drop_points"] == MAX_DROP and gate["passed"] == (not over) and gate["failures"] == [] == over
     for row in report["artifacts"]:
-        assert 0.0 <= row["top1"] <= row["top5"] <= 1.0
+        assert row["images"] == 200 and row["top1"] <= row["top5"]
         assert row["latency_ms"]["all"]["p50_ms"] > 0
         if row["kind"] == "tflite":
             assert row["latency_ms"]["1"]["p90_ms"] >= row["latency_ms"]["1"]["p50_ms"]
@@ -130,7 +141,9 @@ def test_int8_io_option_and_run_folder_source(trained, tmp_path):
                         calibration_size=32, verify_images=32, evaluate=False, progress=False)
     artifact = load_artifact(result.paths["int8"])
     assert artifact.io()["input"]["dtype"] == "int8" and artifact.class_names == CLASS_NAMES
-    assert result.manifest["data"] == {"source": "bundled", "split": "test"}
+    data = result.manifest["data"]
+    assert (data["source"], data["split"], data["heldout"]["count"]) == ("bundled", "test", 1000)
+    assert data["fingerprint_check"] == "not recorded by the run" and not data["may_overlap_training"]
     assert result.manifest["calibration"]["source"] == "bundled train split"
 
 

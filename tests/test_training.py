@@ -435,7 +435,8 @@ def test_run_records_its_data_recipe_and_the_heldout_fingerprint(tmp_path):
     train(data=str(folder), run_dir=run_dir, **{**FAST, "validation_split": 0.3, "seed": 5, "epochs": 1})
     recorded = RunDirectory(run_dir).read_data()
     assert recorded["recipe"] == {"data": str(folder), "data_dir": None, "image_size": None, "channels": None,
-                                  "validation_split": 0.3, "seed": 5, "on_bad_image": "error", "label_offset": 0}
+                                  "validation_split": 0.3, "seed": 5, "on_bad_image": "error", "label_offset": 0,
+                                  "stream": False}
     same = load_dataset(str(folder), validation_split=0.3, seed=5)
     other_seed = load_dataset(str(folder), validation_split=0.3, seed=0)
     assert recorded["heldout"] == {"split": "validation", **split_fingerprint(same, "validation")}

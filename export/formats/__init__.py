@@ -10,9 +10,11 @@ through it. Each format module has:
 ``load(s, names)`` an ``Artifact`` running it in its real runtime
 ``export(job)``    writes its artifacts for ``export_all`` through ``job.stage`` (a
                    staged path, verified, then moved into place); ``None``: load only
+``outputs(opts)``  the file and folder names ``export`` writes for ``ExportOptions``
+                   (the export folder's manifest owns them); only where ``export`` is set
 =================  ==================================================================
 
-A new format (e.g. ONNX) is ``export/formats/onnx.py`` with those five names, registered
+A new format (e.g. ONNX) is ``export/formats/onnx.py`` with those six names, registered
 below: ``onnx`` on the import line and ``onnx,`` in ``REGISTRY``. Order matters: the first format that recognises a path
 wins, and the report's float reference is the first float32, not fine-tuned
 artifact in this order.
@@ -58,6 +60,11 @@ def exporters(names) -> list:
     return [module for module in REGISTRY if module.NAME in names and module.export is not None]
 
 
+def planned_outputs(options) -> list[str]:
+    """Every file and folder name the formats of ``options`` write into the export folder, in registry order."""
+    return [name for module in exporters(options.formats) for name in module.outputs(options)]
+
+
 def _normalized(source):
     """A path as ``str`` (an error when nothing is there); anything else as it is."""
     if not isinstance(source, (str, os.PathLike)):
@@ -65,6 +72,8 @@ def _normalized(source):
     path = os.fspath(source)
     if not os.path.exists(path):
         raise KerasResnetError(f"no model at '{path}': {ARTIFACT_HELP}")
+    if not os.access(path, os.R_OK):
+        raise KerasResnetError(f"cannot read '{path}' (permission denied): fix its permissions")
     return path
 
 

@@ -37,6 +37,11 @@ def load(path, class_names=None) -> SavedModelArtifact:
     return SavedModelArtifact(path, class_names)
 
 
+def outputs(options) -> list[str]:
+    """What ``export`` writes: one folder."""
+    return [FOLDER]
+
+
 def export(job) -> None:
     """``saved_model/``, verified against the Keras model (float32 tolerance)."""
     with job.stage(NAME, FOLDER, directory=True) as stage:

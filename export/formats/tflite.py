@@ -35,6 +35,16 @@ def load(path, class_names=None) -> TFLiteArtifact:
     return TFLiteArtifact(path, class_names)
 
 
+def outputs(options) -> list[str]:
+    """The files ``export`` writes for ``options``: a ``.tflite`` and its JSON sidecar per mode and variant."""
+    stems = [(options.stem, mode) for mode in options.tflite_modes]
+    optimizations = options.optimizations
+    stems += [(f"{options.stem}_{variant}", mode) for variant in optimizations.requested
+              for mode in optimizations.modes(variant, options.tflite_modes)]
+    names = [tflite_name(stem, mode) for stem, mode in stems]
+    return [file for name in names for file in (name, os.path.basename(sidecars.sidecar_path(name)))]
+
+
 def export(job) -> None:
     """The plain modes from the Keras model, then every fine-tuned variant asked for."""
     options = job.options

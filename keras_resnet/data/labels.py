@@ -44,4 +44,8 @@ def read_labels(path) -> list[str]:
         raise KerasResnetError(
             f"labels file '{path}' is not UTF-8 text: write one class name per line"
         ) from None
+    except OSError as error:  # a folder, no permission ...
+        raise KerasResnetError(
+            f"cannot read labels file '{path}' ({error.strerror or type(error).__name__}): give a readable text file"
+        ) from None
     return check_class_names(text.splitlines(), f"labels file '{path}'")

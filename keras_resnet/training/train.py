@@ -422,6 +422,14 @@ def _nan_message(guard, plan, checkpoint):
             f"(the rate in use was {plan.learning_rate:g}) or add --warmup-epochs; {kept}")
 
 
+def _data_recipe(config, stream: bool) -> dict:
+    """The data options as loaded, with a local ``data`` path made absolute (export may run from elsewhere)."""
+    recipe = {**config.to_dict(), "stream": stream}
+    if os.path.exists(config.data):
+        recipe["data"] = os.path.abspath(config.data)
+    return recipe
+
+
 def _heldout_fingerprint(splits) -> dict | None:
     """``{"split", "count", "sha256"}`` of the split export and evaluate grade on (test, else validation)."""
     from keras_resnet.data.fingerprint import split_fingerprint
@@ -495,6 +503,7 @@ def train(config=None, *, splits=None, callbacks=(), **options) -> TrainResult:
     stream = False if given else _stream(config)
     loaded = _splits(config, splits, stream)
     heldout = _heldout_fingerprint(loaded)  # before any channel conversion: file-backed splits hash their members
+    recipe = _data_recipe(config, stream)  # the options as loaded (pretrained weights may convert channels next)
     splits, augment_shape = _fit_channels(loaded, config, pretrained, choice)
     plan = _plan(config, splits, choice, augment_shape)
     config.augment, config.epochs = plan.augment, plan.epochs  # recorded in config.json as resolved
@@ -539,7 +548,7 @@ def train(config=None, *, splits=None, callbacks=(), **options) -> TrainResult:
             os.makedirs(run_dir, exist_ok=True)
             run.write_config({**config.to_dict(), "resolved": resolved})
             run.write_labels(splits.class_names)
-            run.write_data(config.to_dict(), heldout)
+            run.write_data(recipe, heldout)
         if choice.kind == "multi_worker":
             multiworker_fix.apply(model)
         initial_epoch, history = _restore(model, state, choice, config, phases[first])
