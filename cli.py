@@ -37,7 +37,40 @@ def _friendly_errors(function):
     return wrapper
 
 
-@click.group()
+class _UsageMistake(click.ClickException):
+    exit_code = 1
+
+
+class _OneLineUsage:
+    """Usage mistakes (a bad type, a missing argument, an unknown command) as one line and exit 1, like every
+    other mistake a user can make, instead of click's usage block and exit 2."""
+
+    def make_context(self, info_name, args, parent=None, **extra):
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except click.UsageError as error:
+            command = f"{parent.command_path} {info_name}" if parent else info_name
+            raise _UsageMistake(f"{error.format_message()} ({command} --help lists the options)") from None
+
+
+class _CheckedCommand(_OneLineUsage, click.Command):
+    pass
+
+
+class _Commands(_OneLineUsage, click.Group):
+    """The keras-resnet group: its commands, and those of nested groups (experiment), are checked alike."""
+
+    command_class = _CheckedCommand
+    group_class = type  # nested groups are of this same class
+
+    def resolve_command(self, ctx, args):
+        try:
+            return super().resolve_command(ctx, args)
+        except click.UsageError as error:
+            raise _UsageMistake(f"{error.format_message()} (keras-resnet --help lists the commands)") from None
+
+
+@click.group(cls=_Commands)
 @click.version_option(package_name="keras3-resnet")
 def main():
     """Every ResNet of the residual-learning papers: build, train, export, evaluate."""
@@ -158,22 +191,6 @@ def _raise_if_gate_failed(report):
             f"({lost}): improve calibration, use another mode, or raise --max-drop")
 
 
-class _CheckedCommand(click.Command):
-    """A command whose usage mistakes (a bad type, a missing argument) are one line and exit 1, like every
-    other mistake a user can make, instead of click's usage block and exit 2."""
-
-    def make_context(self, info_name, args, parent=None, **extra):
-        try:
-            return super().make_context(info_name, args, parent=parent, **extra)
-        except click.UsageError as error:
-            raise _UsageMistake(f"{error.format_message()} (keras-resnet {info_name} --help lists the options)") \
-                from None
-
-
-class _UsageMistake(click.ClickException):
-    exit_code = 1
-
-
 def _data_options(function):
     """--data-dir, --label-offset and --stream: how export and evaluate read their data."""
     flags = [
@@ -188,9 +205,9 @@ def _data_options(function):
     return functools.reduce(lambda f, flag: flag(f), reversed(flags), function)
 
 
-@main.command("export", cls=_CheckedCommand)
+@main.command("export")
 @click.argument("source", type=click.Path())
-@click.option("--out", "out_dir", default="export", show_default=True, type=click.Path(),
+@click.option("--out", "out_dir", default="artifacts", show_default=True, type=click.Path(),
               help="Folder for the artifacts, labels.txt, export.json and the report; export.json owns it (files an "
                    "earlier export left there are removed).")
 @click.option("--formats", default="saved_model,tflite", show_default=True,
@@ -267,7 +284,7 @@ def export_command(source, out_dir, report, **options):
     _raise_if_gate_failed(result.report)
 
 
-@main.command("evaluate", cls=_CheckedCommand)
+@main.command("evaluate")
 @click.argument("artifacts", nargs=-1, required=True, type=click.Path())
 @click.option("--data", default=None, help="Held-out data: bundled, a folder, .npz, ... (default: the one the run or "
                                            "the export recorded, rebuilt with its recipe and checked).")
@@ -299,7 +316,7 @@ def evaluate_command(artifacts, as_json, **options):
     _raise_if_gate_failed(report)
 
 
-@main.command("predict", cls=_CheckedCommand)
+@main.command("predict")
 @click.argument("artifact", type=click.Path())
 @click.argument("images", nargs=-1, required=True, type=click.Path())
 @click.option("--top-k", default=5, show_default=True, type=click.IntRange(min=1), help="Classes to show per image.")
@@ -327,7 +344,7 @@ def predict_command(artifact, images, top_k, labels_file, as_json):
         click.echo(f"{result['image']}: {ranked}{changes}")
 
 
-@main.command("benchmark", cls=_CheckedCommand)
+@main.command("benchmark")
 @click.argument("artifact", type=click.Path())
 @click.option("--threads", multiple=True, help="Thread counts to time, repeatable; 'all' = every core "
                                                 "(default: 1 and all).")
@@ -363,12 +380,12 @@ def experiment_group():
 
 
 def _experiment_options(name):
-    """The flags every experiment shares; --out defaults to experiments/NAME."""
+    """The flags every experiment shares; --out defaults to runs/experiments/NAME."""
     flags = [
-        click.option("--out", default=f"experiments/{name}", show_default=True, type=click.Path(file_okay=False),
+        click.option("--out", default=f"runs/experiments/{name}", show_default=True, type=click.Path(file_okay=False),
                      help="Folder for the JSON, Markdown and PNGs; rerun the same command to resume there."),
         click.option("--data", default="bundled", show_default=True,
-                     help="bundled | cifar10 | cifar100 | mnist | fashion_mnist | FOLDER | FILE.npz ..."),
+                     help=f"{sources_help()}."),
         click.option("--recipe", type=click.Choice(["tiny", "paper"]), default="tiny", show_default=True,
                      help="tiny: about 10 minutes on 2 CPU cores; paper: the papers' CIFAR-10 recipe (SGD 0.1, "
                           "batch 128, 64k iterations, /10 at 32k and 48k), for a GPU."),
@@ -460,8 +477,9 @@ def quickstart_command(out_dir, model, data, epochs, batch_size, max_drop):
     from keras_resnet import run_directory
     from keras_resnet.training import train
 
-    from .export import export_all, markdown
+    from .export import ExportOptions, export_all, markdown
 
+    options = ExportOptions(max_drop=max_drop)  # checked before training, not after it
     started = time.perf_counter()
     run_dir, export_dir = os.path.join(out_dir, "run"), os.path.join(out_dir, "export")
     _phase(1, f"Training {model} on {data} for {epochs} epochs (progress bars below)")
@@ -470,7 +488,7 @@ def quickstart_command(out_dir, model, data, epochs, batch_size, max_drop):
     else:
         train(model=model, data=data, epochs=epochs, batch_size=batch_size, run_dir=run_dir)
     _phase(2, "Exporting SavedModel and TFLite float32, float16, dynamic, int8, int16x8; verifying each")
-    result = export_all(run_dir, export_dir, max_drop=max_drop)
+    result = export_all(run_dir, export_dir, options)
     _phase(3, "Report card (held-out test images, through each artifact's real runtime)")
     click.echo(markdown(result.report))
     click.echo(f"\nTraining run:  {run_dir}  (model.keras, history.png, labels.txt, TensorBoard logs)")
