@@ -23,15 +23,26 @@ _refuse_the_2019_package()
 
 import keras as _keras
 
+from keras_resnet.applications import (PlainNet20, PlainNet32, PlainNet44, PlainNet56, PlainNet110, PlainNet1202,
+                                       ResNet18, ResNet18V2, ResNet20, ResNet20V2, ResNet32, ResNet32V2, ResNet34,
+                                       ResNet34V2, ResNet44, ResNet44V2, ResNet50, ResNet50V2, ResNet56, ResNet56V2,
+                                       ResNet101, ResNet101V2, ResNet110, ResNet110V2, ResNet152, ResNet152V2,
+                                       ResNet164, ResNet164V2, ResNet200, ResNet200V2, ResNet1001, ResNet1001V2,
+                                       ResNet1202, ResNet1202V2)
 from keras_resnet.blocks import UnitOptions, residual_unit, stem
 from keras_resnet.errors import KerasResnetError
 from keras_resnet.layers import custom_layers
 from keras_resnet.models import CifarResNet, ImageNetResNet, ResNet
-from keras_resnet.zoo import CONSTRUCTORS, ZOO, build_model, model_names
+from keras_resnet.zoo import ZOO, build_model, model_names
 
 custom_layers(_keras)  # register our layers so .keras files load after `import keras_resnet` alone
-globals().update(CONSTRUCTORS)  # ResNet18 ... ResNet200V2, ResNet20 ... ResNet1001V2, PlainNet20 ...
 
 __version__ = "0.1.0"
 __all__ = ["KerasResnetError", "ResNet", "ImageNetResNet", "CifarResNet", "UnitOptions", "residual_unit",
-           "stem", "build_model", "model_names", "ZOO", *CONSTRUCTORS]
+           "stem", "build_model", "model_names", "ZOO",
+           "ResNet18", "ResNet34", "ResNet50", "ResNet101", "ResNet152", "ResNet200",
+           "ResNet18V2", "ResNet34V2", "ResNet50V2", "ResNet101V2", "ResNet152V2", "ResNet200V2",
+           "ResNet20", "ResNet32", "ResNet44", "ResNet56", "ResNet110", "ResNet1202",
+           "PlainNet20", "PlainNet32", "PlainNet44", "PlainNet56", "PlainNet110", "PlainNet1202",
+           "ResNet20V2", "ResNet32V2", "ResNet44V2", "ResNet56V2", "ResNet110V2", "ResNet1202V2",
+           "ResNet164", "ResNet164V2", "ResNet1001", "ResNet1001V2"]

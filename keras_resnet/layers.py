@@ -9,6 +9,7 @@ import functools
 import types
 
 PACKAGE = "keras_resnet"
+DATA_FORMATS = ("channels_last", "channels_first")
 
 
 def all_layers(model):
@@ -39,24 +40,37 @@ def custom_layers(keras):
 
     @register
     class ZeroPadChannels(keras.layers.Layer):
-        """Option-A shortcut: append zero-valued channels (no parameters)."""
+        """Option-A shortcut: append zero-valued channels (no parameters) on the channel axis of ``data_format``."""
 
-        def __init__(self, extra_channels, **kwargs):
+        def __init__(self, extra_channels, data_format=None, **kwargs):
             super().__init__(**kwargs)
             if int(extra_channels) < 0:
                 raise ValueError("extra_channels must be >= 0")
             self.extra_channels = int(extra_channels)
+            self.data_format = data_format or keras.backend.image_data_format()
+            if self.data_format not in DATA_FORMATS:
+                raise ValueError(f"data_format must be one of {DATA_FORMATS}, got {data_format!r}")
+
+        @classmethod
+        def from_config(cls, config):
+            return cls(**{"data_format": "channels_last", **config})  # saved before it was recorded: NHWC
+
+        def _channel_axis(self, rank):
+            return 1 if self.data_format == "channels_first" else rank - 1
 
         def call(self, inputs):
-            return _pad(inputs, [[0, 0], [0, 0], [0, 0], [0, self.extra_channels]])
+            paddings = [[0, 0]] * 4
+            paddings[self._channel_axis(4)] = [0, self.extra_channels]
+            return _pad(inputs, paddings)
 
         def compute_output_shape(self, input_shape):
             shape = list(input_shape)
-            if shape[-1] is not None:
-                shape[-1] = shape[-1] + self.extra_channels
+            axis = self._channel_axis(len(shape))
+            if shape[axis] is not None:
+                shape[axis] = shape[axis] + self.extra_channels
             return tuple(shape)
 
         def get_config(self):
-            return {**super().get_config(), "extra_channels": self.extra_channels}
+            return {**super().get_config(), "extra_channels": self.extra_channels, "data_format": self.data_format}
 
     return types.SimpleNamespace(ZeroPadChannels=ZeroPadChannels)

@@ -1,17 +1,21 @@
-"""ResNet models: one generic builder, the two papers' families, and named constructors.
+"""ResNet models: one generic builder and the two papers' families (named constructors: ``applications``).
 
-Every builder takes the keras module to build with (``keras_module``; Keras 3
-by default, tf_keras for the quantization-aware-training twin), so one
-definition gives identical layer names and weight order in both.
+Models are Keras 3 and follow ``keras.config.image_data_format()`` as keras.applications
+does: input shapes are ``(height, width, channels)``, or ``(channels, height, width)``
+under "channels_first".
 """
 
 import os
 import sys
 
-from keras_resnet.blocks import ORDERS, STEMS, UnitOptions, apply_ops, residual_unit, stem
+import keras
+
+from keras_resnet import naming
+from keras_resnet.blocks import ORDERS, STEMS, UnitOptions, apply_ops, channel_axis, residual_unit, shortcut_kind, stem
 from keras_resnet.errors import KerasResnetError
 from keras_resnet.specs import CIFAR_FILTERS, IMAGENET_DEPTHS, IMAGENET_FILTERS, cifar_units_per_stage
 from keras_resnet.weights import load_weights_file
+
 
 class InputTooSmallError(KerasResnetError):
     """An input smaller than the network's total downsampling; ``minimum`` is the least size that works."""
@@ -33,13 +37,29 @@ KERAS_APPLICATIONS_V2 = dict(conv_bias="unnormalized", bn_epsilon=1.001e-5, bott
 TORCHVISION = dict(conv_bias="never", bn_epsilon=1e-5)
 
 
-def _default_keras():
-    import keras
+def image_shape(height, width, channels):
+    """An input shape in keras' image data format: ``(height, width, channels)`` or ``(channels, height, width)``."""
+    return (channels, height, width) if channel_axis() == 1 else (height, width, channels)
 
-    return keras
+
+def image_dimensions(shape):
+    """``(height, width, channels)`` of an input shape given in keras' image data format."""
+    shape = tuple(shape)
+    return shape[1:] + shape[:1] if channel_axis() == 1 else shape
 
 
-def preprocessing_layer(keras, kind, channels, mean, std):
+def _image_layout():
+    return "(channels, height, width)" if channel_axis() == 1 else "(height, width, channels)"
+
+
+def _per_channel(value):
+    """Per-channel values shaped to broadcast over the channel axis of the image data format."""
+    if channel_axis() == 1 and isinstance(value, (list, tuple)):
+        return [[[v]] for v in value]  # (channels, 1, 1) against (channels, height, width)
+    return value
+
+
+def preprocessing_layer(kind, channels, mean, std):
     """Raw 0-255 pixels in, what the network expects out; a stock Rescaling layer (no Lambda)."""
     if kind is None:
         return None
@@ -55,13 +75,13 @@ def preprocessing_layer(keras, kind, channels, mean, std):
             mean, std = (sum(mean) / len(mean),) * channels, (sum(std) / len(std),) * channels
         scale = [1.0 / (255.0 * s) for s in std]
         offset = [-m / s for m, s in zip(mean, std)]
-    return keras.layers.Rescaling(scale, offset=offset, name="preprocessing")
+    return keras.layers.Rescaling(_per_channel(scale), offset=_per_channel(offset), name=naming.PREPROCESSING)
 
 
-def _model_input(keras, input_tensor, input_shape):
+def _model_input(input_tensor, input_shape):
     if input_tensor is None:
         return keras.Input(shape=input_shape, name="image")
-    if hasattr(keras.backend, "is_keras_tensor") and keras.backend.is_keras_tensor(input_tensor):
+    if keras.backend.is_keras_tensor(input_tensor):
         return input_tensor
     return keras.Input(tensor=input_tensor, shape=input_shape, name="image")
 
@@ -70,15 +90,17 @@ def _resolve_input_shape(input_shape, input_tensor, default_size, include_top, m
     if input_shape is None and input_tensor is not None:
         input_shape = tuple(input_tensor.shape[1:])
     if input_shape is None:
-        input_shape = (default_size, default_size, 3) if include_top else (None, None, 3)
+        size = default_size if include_top else None
+        input_shape = image_shape(size, size, 3)
     input_shape = tuple(input_shape)
-    if len(input_shape) != 3 or input_shape[-1] is None or input_shape[-1] < 1:
-        raise KerasResnetError(
-            f"input_shape must be (height, width, channels) with channels >= 1, got {input_shape}")
-    for size in input_shape[:2]:
+    height, width, channels = image_dimensions(input_shape) if len(input_shape) == 3 else (None, None, None)
+    if channels is None or channels < 1:
+        raise KerasResnetError(f"input_shape must be {_image_layout()} with channels >= 1, got {input_shape}")
+    for size in (height, width):
         if size is not None and size < min_size:
+            layout = f" (input_shape {input_shape} is {_image_layout()})" if channel_axis() == 1 else ""
             raise InputTooSmallError(
-                f"input size {input_shape[0]}x{input_shape[1]} is too small: this network downsamples"
+                f"input size {height}x{width}{layout} is too small: this network downsamples"
                 f" {min_size}x, so height and width must be at least {min_size}", minimum=min_size)
     return input_shape
 
@@ -107,7 +129,6 @@ def ResNet(
     classes=1000,
     classifier_activation="softmax",
     name="resnet",
-    keras_module=None,
     **unit_options,
 ):
     """Any ResNet: ``stage_units[i]`` units of ``stage_filters[i]`` filters per stage.
@@ -116,10 +137,9 @@ def ResNet(
     ``bottleneck_stride``, ``conv_bias``, ``zero_init_residual``, ``squeeze_excitation``,
     ``projection_downsampling``, ``bn_momentum`` ...). ``version`` is 'v1', 'v2' or any
     activation order of Identity Mappings Table 2. The keras.applications arguments
-    (``include_top`` ... ``classifier_activation``) behave as there. The model takes raw
-    0-255 pixels unless ``preprocessing=None``.
+    (``include_top`` ... ``classifier_activation``) behave as there, ``keras.config.image_data_format()``
+    included. The model takes raw 0-255 pixels unless ``preprocessing=None``.
     """
-    keras = keras_module or _default_keras()
     try:
         options = UnitOptions(block=block, order=version, shortcut=shortcut, **unit_options)
     except TypeError as error:
@@ -161,12 +181,12 @@ def ResNet(
     default_size = 224 if stem_type != "cifar" else 32
     input_shape = _resolve_input_shape(input_shape, input_tensor, default_size, include_top, total_stride)
 
-    inputs = _model_input(keras, input_tensor, input_shape)
+    inputs = _model_input(input_tensor, input_shape)
     x = inputs
-    preprocess = preprocessing_layer(keras, preprocessing, input_shape[-1], pixel_mean, pixel_std)
+    preprocess = preprocessing_layer(preprocessing, image_dimensions(input_shape)[2], pixel_mean, pixel_std)
     if preprocess is not None:
         x = preprocess(x)
-    x = stem(keras, x, stem_type, stem_filters, options)
+    x = stem(x, stem_type, stem_filters, options)
 
     total_units = sum(stage_units)
     unit_index = 0
@@ -180,20 +200,21 @@ def ResNet(
                 if stage == 0 and unit == 0 and stage_strides[0] != 1:
                     stride = stage_strides[0]
             drop_rate = stochastic_depth * unit_index / max(1, total_units - 1)
-            x = residual_unit(keras, x, filters, stride=stride, options=options,
-                              name=f"conv{stage + 2}_block{unit + 1}", drop_rate=drop_rate)
+            x = residual_unit(x, filters, stride=stride, options=options, name=naming.unit_name(stage + 2, unit + 1),
+                              drop_rate=drop_rate)
             unit_index += 1
-    x = apply_ops(keras, x, ORDERS[options.order][0], "post", options)
+    x = apply_ops(x, ORDERS[options.order][0], naming.FINAL_ACTIVATION, options)
 
     if include_top:
-        x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
+        x = keras.layers.GlobalAveragePooling2D(name=naming.AVERAGE_POOL)(x)
         if top_dropout:
-            x = keras.layers.Dropout(top_dropout, name="top_dropout")(x)
-        x = keras.layers.Dense(classes, activation=classifier_activation, dtype="float32", name="predictions")(x)
+            x = keras.layers.Dropout(top_dropout, name=naming.TOP_DROPOUT)(x)
+        x = keras.layers.Dense(classes, activation=classifier_activation, dtype="float32",
+                               name=naming.PREDICTIONS)(x)
     elif pooling == "avg":
-        x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
+        x = keras.layers.GlobalAveragePooling2D(name=naming.AVERAGE_POOL)(x)
     elif pooling == "max":
-        x = keras.layers.GlobalMaxPooling2D(name="max_pool")(x)
+        x = keras.layers.GlobalMaxPooling2D(name=naming.MAX_POOL)(x)
 
     # Keras walks the layer graph recursively (build, save, load): ResNet-1001/1202 need more room.
     sys.setrecursionlimit(max(sys.getrecursionlimit(), 20000))
@@ -225,7 +246,7 @@ def CifarResNet(depth=20, version="v1", block="basic", **kwargs):
         raise KerasResnetError(f"CIFAR ResNet depth {depth} is not {rule} for {block} units: pick such a depth")
     kwargs.setdefault("shortcut", "identity" if block == "basic" else "projection")
     kwargs.setdefault("classes", 10)
-    kwargs.setdefault("name", f"{'plain' if kwargs['shortcut'] in ('none', 'plain') else 'resnet'}{depth}"
+    kwargs.setdefault("name", f"{'plain' if shortcut_kind(kwargs['shortcut']).plain else 'resnet'}{depth}"
                               f"{'' if version == 'v1' else version}")
     kwargs.setdefault("stem_type", "cifar")
     kwargs.setdefault("stem_filters", CIFAR_FILTERS[0])

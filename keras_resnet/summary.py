@@ -2,6 +2,7 @@
 
 import math
 
+from keras_resnet import naming
 from keras_resnet.zoo import ZOO, get_entry
 
 
@@ -11,7 +12,10 @@ def count_multiply_adds(model):
     for layer in model.layers:
         kind = type(layer).__name__
         if kind == "Conv2D":
-            out_h, out_w, out_c = layer.output.shape[1:]
+            if layer.data_format == "channels_first":
+                out_c, out_h, out_w = layer.output.shape[1:]
+            else:
+                out_h, out_w, out_c = layer.output.shape[1:]
             if out_h is None or out_w is None:
                 raise ValueError(f"FLOPs need a fixed input size; layer {layer.name} has output {layer.output.shape}")
             kernel_h, kernel_w, in_per_group, _ = layer.kernel.shape
@@ -23,9 +27,8 @@ def count_multiply_adds(model):
 
 def count_weighted_layers(model):
     """Depth as the papers count it: conv and dense layers on the main path (not projections, SE or gates)."""
-    skip = ("_0_conv", "_gate_conv", "_se_reduce", "_se_expand")
     return sum(1 for layer in model.layers
-               if type(layer).__name__ in ("Conv2D", "Dense") and not layer.name.endswith(skip))
+               if type(layer).__name__ in ("Conv2D", "Dense") and not layer.name.endswith(naming.SIDE_CONVS))
 
 
 def describe(model):

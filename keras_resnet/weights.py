@@ -4,12 +4,15 @@ Our bottleneck ImageNet nets use keras.applications' layer names, so the mapping
 on names. One transform: keras.applications' v1 files were trained on BGR ("caffe") input; our
 models take RGB, so the first conv's input channels are reversed on load (``preprocessing="caffe"``
 subtracts the RGB means inside the model). V2 files expect [-1, 1] input: ``preprocessing="symmetric"``.
+Kernels have the same layout under either image data format, so the files load into
+channels_first models as they are.
 """
 
 import os
 
 import numpy as np
 
+from keras_resnet import naming
 from keras_resnet.errors import KerasResnetError, first_line
 
 KERAS_APPLICATIONS_URL = "https://storage.googleapis.com/tensorflow/keras-applications/resnet/"
@@ -23,7 +26,6 @@ KERAS_APPLICATIONS_HASHES = {
     "resnet152v2": ("a49b44d1979771252814e80f8ec446f9", "ed17cf2e0169df9d443503ef94b23b33"),
 }
 IMAGENET_PREPROCESSING = {"v1": "caffe", "v2": "symmetric"}
-FIRST_CONV = "conv1_conv"
 
 
 def imagenet_file_name(model_name, include_top):
@@ -86,8 +88,22 @@ def read_legacy_h5(path):
     return layers
 
 
+def first_conv_bgr_to_rgb(layer_weights):
+    """``{layer name: [arrays]}`` with the first conv's input channels reversed: BGR-trained ("caffe") to RGB.
+
+    Kernels are ``(height, width, input channels, filters)`` in either image data format.
+    """
+    if naming.FIRST_CONV not in layer_weights:
+        return layer_weights
+    arrays = list(layer_weights[naming.FIRST_CONV])
+    arrays[0] = arrays[0][:, :, ::-1, :]
+    return {**layer_weights, naming.FIRST_CONV: arrays}
+
+
 def load_layer_weights(model, layer_weights, source, reverse_first_conv_channels=False, skip_missing=()):
     """Assign ``{layer name: [arrays]}`` to the model's layers by name; clear error on the first misfit."""
+    if reverse_first_conv_channels:
+        layer_weights = first_conv_bgr_to_rgb(layer_weights)
     assignments = []
     for layer in model.layers:
         if not layer.weights or layer.name in skip_missing:
@@ -97,8 +113,6 @@ def load_layer_weights(model, layer_weights, source, reverse_first_conv_channels
                 f"{source} has no weights for layer {layer.name!r}: it was saved from a different architecture;"
                 " build the model that wrote it")
         arrays = list(layer_weights[layer.name])
-        if reverse_first_conv_channels and layer.name == FIRST_CONV:
-            arrays[0] = arrays[0][:, :, ::-1, :]
         expected = [tuple(w.shape) for w in layer.weights]
         if [a.shape for a in arrays] != expected:
             raise KerasResnetError(

@@ -4,7 +4,8 @@ import dataclasses
 import re
 
 from keras_resnet.errors import KerasResnetError
-from keras_resnet.models import KERAS_APPLICATIONS_V1, KERAS_APPLICATIONS_V2, TORCHVISION, CifarResNet, ImageNetResNet
+from keras_resnet.models import (KERAS_APPLICATIONS_V1, KERAS_APPLICATIONS_V2, TORCHVISION, CifarResNet, ImageNetResNet,
+                                 image_dimensions, image_shape)
 from keras_resnet.specs import CIFAR_BASIC_DEPTHS, CIFAR_BOTTLENECK_DEPTHS, IMAGENET_DEPTHS, cifar_units_per_stage
 from keras_resnet.weights import (IMAGENET_PREPROCESSING, KERAS_APPLICATIONS_HASHES, fetch_imagenet_weights,
                                   load_layer_weights, read_legacy_h5)
@@ -37,9 +38,11 @@ class ZooEntry:
             raise KerasResnetError("ImageNet weights with include_top=True need classes=1000:"
                                    " use include_top=False and a new head for your classes")
         shape = kwargs.get("input_shape")
-        if shape is not None and (shape[-1] != 3 or (include_top and tuple(shape[:2]) != (224, 224))):
-            raise KerasResnetError(f"ImageNet weights need 3 channels{' and 224x224 input' if include_top else ''},"
-                                   f" got input_shape={tuple(shape)}")
+        if shape is not None and len(shape) == 3:
+            height, width, channels = image_dimensions(shape)
+            if channels != 3 or (include_top and (height, width) != (224, 224)):
+                raise KerasResnetError(f"ImageNet weights need 3 channels{' and 224x224 input' if include_top else ''},"
+                                       f" got input_shape={tuple(shape)}")
         kwargs.setdefault("preprocessing", IMAGENET_PREPROCESSING[self.version])
         model = self.build(**{**kwargs, "weights": None})
         path = fetch_imagenet_weights(self.name, include_top)
@@ -49,7 +52,9 @@ class ZooEntry:
 
     @property
     def default_input_shape(self):
-        return (224, 224, 3) if self.family == "imagenet" else (32, 32, 3)
+        """224x224 (ImageNet) or 32x32 (CIFAR) RGB, in keras' image data format."""
+        size = 224 if self.family == "imagenet" else 32
+        return image_shape(size, size, 3)
 
 
 def _zoo():
@@ -82,7 +87,7 @@ def model_names():
 
 
 def get_entry(name):
-    """The zoo entry for ``name``; ``resnetN`` / ``plainN`` (``v2`` suffix) also for any CIFAR depth 6n+2, e.g. resnet8."""
+    """The zoo entry for ``name``; ``resnetN`` / ``plainN`` (``v2`` suffix) also for any CIFAR depth 6n+2 (resnet8)."""
     key = str(name).lower().replace("-", "").replace("_", "")
     if key in ZOO:
         return ZOO[key]
@@ -106,26 +111,7 @@ def build_network(name, input_shape, classes, options=None):
     return build_model(name, input_shape=tuple(input_shape), classes=classes, **dict(options or {}))
 
 
-def _named_constructor(name, python_name):
-    entry = ZOO[name]
-
-    def constructor(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None,
-                    classes=1000 if entry.family == "imagenet" else 10, classifier_activation="softmax",
-                    **options):
-        return entry.build(include_top=include_top, weights=weights, input_tensor=input_tensor,
-                           input_shape=input_shape, pooling=pooling, classes=classes,
-                           classifier_activation=classifier_activation, **options)
-
-    constructor.__name__ = constructor.__qualname__ = python_name
-    constructor.__doc__ = (f"{python_name}: the {entry.family} ResNet of depth {entry.depth}, {entry.version}"
-                           f" (matches {entry.reference}). Arguments as keras.applications, plus any"
-                           " keras_resnet.ResNet option.")
-    return constructor
-
-
-def _python_name(name):
+def constructor_name(name):
+    """The ``keras_resnet.applications`` constructor of a zoo model: resnet50v2 -> ResNet50V2, plain20 -> PlainNet20."""
     prefix = "PlainNet" if name.startswith("plain") else "ResNet"
     return prefix + name.removeprefix("plain").removeprefix("resnet").replace("v2", "V2")
-
-
-CONSTRUCTORS = {_python_name(name): _named_constructor(name, _python_name(name)) for name in ZOO}

@@ -1,7 +1,12 @@
 """Small builders shared by several test files (pytest puts tests/ on sys.path)."""
 
+import contextlib
+import functools
+
 import keras
 import numpy as np
+
+DATA_FORMATS = ("channels_last", "channels_first")
 
 
 def toy_npz(path, train=64, test=16, size=16, seed=0):
@@ -28,3 +33,31 @@ def randomize(model, seed=0, weight_noise=0.05):
                                rng.normal(0, 0.1, mean.shape), rng.uniform(0.5, 1.5, variance.shape)])
         elif layer.weights:
             layer.set_weights([w + rng.normal(0, weight_noise, w.shape) for w in layer.get_weights()])
+
+
+@contextlib.contextmanager
+def image_data_format(data_format):
+    """Keras' image data format set to ``data_format`` inside the block, the previous one restored after."""
+    previous = keras.config.image_data_format()
+    keras.config.set_image_data_format(data_format)
+    try:
+        yield
+    finally:
+        keras.config.set_image_data_format(previous)
+
+
+def in_data_format(images, data_format):
+    """NHWC ``images`` laid out for ``data_format`` (NCHW for channels_first)."""
+    return np.transpose(images, (0, 3, 1, 2)) if data_format == "channels_first" else images
+
+
+@functools.lru_cache(maxsize=None)
+def runs_channels_first():
+    """Whether the backend runs channels_first convolutions here (TensorFlow's CPU kernels are NHWC only; Keras
+    works around it in the versions we use). keras.applications' tests check only shapes where it cannot."""
+    with image_data_format("channels_first"):
+        try:
+            keras.layers.Conv2D(1, 3)(np.zeros((1, 1, 4, 4), "float32"))
+        except Exception:
+            return False
+    return True

@@ -4,13 +4,18 @@ import keras
 import numpy as np
 import pytest
 
-from keras_resnet import KerasResnetError, UnitOptions, residual_unit
-from keras_resnet.blocks import ORDERS, SHORTCUTS
+import keras_resnet
+from helpers import DATA_FORMATS, image_data_format, in_data_format, runs_channels_first
+from keras_resnet import KerasResnetError, UnitOptions, blocks, residual_unit
+from keras_resnet.blocks import ORDERS, SHORTCUTS, WHERE_CHANNELS_CHANGE, ShortcutKind
+from keras_resnet.layers import custom_layers
 
 
 def unit_model(channels=16, filters=16, stride=1, size=8, **options):
-    inputs = keras.Input((size, size, channels))
-    outputs = residual_unit(keras, inputs, filters, stride=stride, options=UnitOptions(**options), name="u")
+    """One unit named "u" on a ``size``x``size``x``channels`` input, in keras' current image data format."""
+    shape = (channels, size, size) if keras.config.image_data_format() == "channels_first" else (size, size, channels)
+    inputs = keras.Input(shape)
+    outputs = residual_unit(inputs, filters, stride=stride, options=UnitOptions(**options), name="u")
     return keras.Model(inputs, outputs)
 
 
@@ -92,7 +97,7 @@ def test_dropout_shortcut_is_identity_at_inference():
 def test_stochastic_depth_drops_whole_branches_only_in_training():
     def build(drop_rate):
         inputs = keras.Input((8, 8, 16))
-        outputs = residual_unit(keras, inputs, 16, options=UnitOptions(order="full_preactivation"), name="u",
+        outputs = residual_unit(inputs, 16, options=UnitOptions(order="full_preactivation"), name="u",
                                 drop_rate=drop_rate)
         return keras.Model(inputs, outputs)
 
@@ -158,3 +163,68 @@ def test_bad_unit_options_raise_our_error(options, message):
 def test_identity_shortcut_cannot_shrink_channels():
     with pytest.raises(KerasResnetError, match="use shortcut='projection'"):
         unit_model(channels=32, filters=16, shortcut="identity")
+
+
+def test_a_new_shortcut_kind_needs_only_a_registry_entry(monkeypatch):
+    negated = ShortcutKind("-x on the identity path", WHERE_CHANNELS_CHANGE, identity_path=lambda x, shortcut, stride,
+                           name, options: (keras.layers.Rescaling(-1.0, name=f"{name}_negate")(shortcut), None))
+    monkeypatch.setitem(SHORTCUTS, "negated", negated)
+    model = unit_model(order="full_preactivation", shortcut="negated", zero_init_residual=True)
+    x = random_input(model)
+    np.testing.assert_array_equal(model(x, training=False).numpy(), -x)
+    network = keras_resnet.CifarResNet(8, input_shape=(16, 16, 3), shortcut="negated")  # models, zoo: untouched
+    assert network.name == "resnet8" and "conv3_block1_0_conv" in [layer.name for layer in network.layers]
+
+
+def test_shortcut_aliases_and_plain_nets_come_from_the_registry():
+    assert blocks.shortcut_kind("A") is SHORTCUTS["identity"] and blocks.shortcut_kind("plain").plain
+    assert keras_resnet.CifarResNet(8, input_shape=(16, 16, 3), shortcut="plain").name == "plain8"
+    with pytest.raises(KerasResnetError, match="unknown shortcut 'D'"):
+        blocks.shortcut_kind("D")
+
+
+@pytest.mark.parametrize("data_format", DATA_FORMATS)
+def test_option_a_zero_pads_the_channel_axis_of_the_data_format(data_format):
+    with image_data_format(data_format):
+        model = unit_model(channels=16, filters=32, stride=2, order="full_preactivation", shortcut="identity",
+                           zero_init_residual=True)
+        x = in_data_format(np.random.RandomState(0).normal(size=(2, 8, 8, 16)).astype("float32"), data_format)
+        assert model.output_shape == ((None, 32, 4, 4) if data_format == "channels_first" else (None, 4, 4, 32))
+        if data_format == "channels_first" and not runs_channels_first():
+            pytest.skip("this backend cannot run channels_first convolutions on this device")
+        subsampled = x[:, :, ::2, ::2] if data_format == "channels_first" else x[:, ::2, ::2, :]
+        axis = 1 if data_format == "channels_first" else -1
+        expected = np.concatenate([subsampled, np.zeros_like(subsampled)], axis=axis)
+        np.testing.assert_array_equal(model(x, training=False).numpy(), expected)
+
+
+@pytest.mark.parametrize("options", [
+    dict(shortcut="identity"), dict(shortcut="projection", order="full_preactivation"),
+    dict(shortcut="exclusive_gating", squeeze_excitation=0.25), dict(shortcut="scaled", residual_scale=0.5),
+    dict(block="bottleneck", shortcut="projection_always", projection_downsampling="average_pool"),
+], ids=lambda options: "-".join(map(str, options.values())))
+def test_units_compute_the_same_in_both_data_formats(options):
+    with image_data_format("channels_last"):
+        last = unit_model(channels=16, filters=32, stride=2, **options)
+    with image_data_format("channels_first"):
+        first = unit_model(channels=16, filters=32, stride=2, **options)
+        assert [layer.name for layer in first.layers[1:]] == [layer.name for layer in last.layers[1:]]
+        assert [w.shape for w in first.get_weights()] == [w.shape for w in last.get_weights()]  # kernels alike
+        assert all(layer.axis == 1 for layer in first.layers if isinstance(layer, keras.layers.BatchNormalization))
+        if not runs_channels_first():
+            pytest.skip("this backend cannot run channels_first convolutions on this device")
+        rng = np.random.RandomState(0)
+        last.set_weights([w + rng.normal(scale=0.1, size=w.shape).astype(w.dtype) for w in last.get_weights()])
+        first.set_weights(last.get_weights())
+        x = rng.normal(size=(2, 8, 8, 16)).astype("float32")
+        expected = in_data_format(last(x, training=False).numpy(), "channels_first")
+        np.testing.assert_allclose(first(in_data_format(x, "channels_first"), training=False).numpy(), expected,
+                                   atol=1e-5)
+
+
+def test_zero_pad_channels_saved_without_a_data_format_loads_as_channels_last():
+    with image_data_format("channels_first"):
+        old = custom_layers(keras).ZeroPadChannels.from_config({"name": "pad", "extra_channels": 2, "trainable": True})
+        assert old.data_format == "channels_last"
+        assert old.compute_output_shape((None, 4, 4, 3)) == (None, 4, 4, 5)
+        assert custom_layers(keras).ZeroPadChannels(2).get_config()["data_format"] == "channels_first"

@@ -8,7 +8,7 @@ import pytest
 import keras_resnet
 import keras_resnet.weights as weights_module
 from keras_resnet import KerasResnetError, build_model
-from helpers import randomize
+from helpers import image_data_format, in_data_format, randomize, runs_channels_first
 
 SIX = [("resnet50", "ResNet50", "resnet"), ("resnet101", "ResNet101", "resnet"),
        ("resnet152", "ResNet152", "resnet"), ("resnet50v2", "ResNet50V2", "resnet_v2"),
@@ -40,6 +40,26 @@ def test_keras_applications_weights_map_into_ours(tmp_path, name, reference, mod
     prepare = getattr(keras.applications, module).preprocess_input
     expected = theirs(prepare(pixels.copy()), training=False).numpy()
     np.testing.assert_allclose(ours(pixels, training=False).numpy(), expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("name, reference, module", [SIX[0], SIX[3]], ids=["resnet50", "resnet50v2"])
+def test_keras_applications_weights_load_into_channels_first_models(tmp_path, name, reference, module):
+    """The files hold one kernel layout for both formats: the BGR flip and every layer apply unchanged."""
+    theirs = getattr(keras.applications, reference)(weights=None, input_shape=(64, 64, 3))  # saved channels_last
+    randomize(theirs, weight_noise=0.01)
+    head = theirs.get_layer("predictions")
+    head.set_weights([w * 0.01 for w in head.get_weights()])
+    path = tmp_path / weights_module.imagenet_file_name(name, include_top=True)
+    save_like_keras_applications(theirs, path)
+    pixels = np.random.RandomState(1).uniform(0, 255, (2, 64, 64, 3)).astype("float32")
+    expected = theirs(getattr(keras.applications, module).preprocess_input(pixels.copy()), training=False).numpy()
+    preprocessing = weights_module.IMAGENET_PREPROCESSING["v2" if name.endswith("v2") else "v1"]
+    with image_data_format("channels_first"):
+        ours = build_model(name, input_shape=(3, 64, 64), weights=str(path), preprocessing=preprocessing)
+        if not runs_channels_first():
+            pytest.skip("loaded; this backend cannot run channels_first convolutions on this device")
+        got = ours(in_data_format(pixels, "channels_first"), training=False).numpy()
+    np.testing.assert_allclose(got, expected, atol=1e-5)
 
 
 def test_imagenet_weights_offline_say_which_file_to_place_where(tmp_path, monkeypatch):

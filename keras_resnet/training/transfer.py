@@ -43,10 +43,8 @@ import re
 import numpy as np
 
 from keras_resnet.errors import KerasResnetError, first_line
+from keras_resnet.naming import FIRST_CONV, HEAD_LAYERS, PREPROCESSING as PREPROCESSING_LAYER
 
-HEAD_LAYERS = ("avg_pool", "top_dropout", "predictions")  # built fresh for the user's classes
-FIRST_CONV = "conv1_conv"
-PREPROCESSING_LAYER = "preprocessing"
 PREPROCESSING_KEYS = ("preprocessing", "pixel_mean", "pixel_std")
 
 
@@ -123,15 +121,18 @@ def matching_preprocessing(layer, channels: int) -> dict:
             f"the saved model's {PREPROCESSING_LAYER!r} layer is a {type(layer).__name__}, not Rescaling: "
             "give a model saved by keras_resnet"
         )
+
+    def per_channel(value):  # a scalar, or one value per channel (shaped (channels, 1, 1) when channels_first)
+        return np.broadcast_to(np.asarray(value, np.float64).reshape(-1), (channels,))
+
     saved = layer.get_config()
-    scale = np.broadcast_to(np.asarray(saved["scale"], np.float64), (channels,))
-    offset = np.broadcast_to(np.asarray(saved["offset"], np.float64), (channels,))
+    scale, offset = per_channel(saved["scale"]), per_channel(saved["offset"])
     for kind in PREPROCESSING:
         if kind is None:
             continue
-        candidate = preprocessing_layer(keras, kind, channels, IMAGENET_MEAN, IMAGENET_STD).get_config()
-        if (np.allclose(np.broadcast_to(candidate["scale"], (channels,)), scale, rtol=1e-6)
-                and np.allclose(np.broadcast_to(candidate["offset"], (channels,)), offset, rtol=1e-6, atol=1e-9)):
+        candidate = preprocessing_layer(kind, channels, IMAGENET_MEAN, IMAGENET_STD).get_config()
+        if (np.allclose(per_channel(candidate["scale"]), scale, rtol=1e-6)
+                and np.allclose(per_channel(candidate["offset"]), offset, rtol=1e-6, atol=1e-9)):
             return {"preprocessing": kind}
     if np.any(scale <= 0):
         raise KerasResnetError(
@@ -164,16 +165,13 @@ def _keras_file(config, path) -> Pretrained:
 
 
 def _keras_applications_h5(config, path) -> Pretrained:
-    from keras_resnet.weights import FIRST_CONV as APPLICATIONS_FIRST_CONV
-    from keras_resnet.weights import IMAGENET_PREPROCESSING, read_legacy_h5
+    from keras_resnet.weights import IMAGENET_PREPROCESSING, first_conv_bgr_to_rgb, read_legacy_h5
 
     options = {"preprocessing": config.model_options.get(
         "preprocessing", IMAGENET_PREPROCESSING[_model_version(config.model)])}
     layer_weights = read_legacy_h5(path)
-    if options["preprocessing"] == "caffe" and APPLICATIONS_FIRST_CONV in layer_weights:
-        arrays = list(layer_weights[APPLICATIONS_FIRST_CONV])  # BGR-trained first conv -> our RGB input
-        arrays[0] = arrays[0][:, :, ::-1, :]
-        layer_weights[APPLICATIONS_FIRST_CONV] = arrays
+    if options["preprocessing"] == "caffe":  # BGR-trained first conv -> our RGB input
+        layer_weights = first_conv_bgr_to_rgb(layer_weights)
     return Pretrained(path, "keras_applications_h5", layer_weights, _first_conv_channels(layer_weights), options)
 
 
