@@ -84,7 +84,7 @@ def models_command(as_json, names):
     """List the model zoo: parameters, FLOPs (multiply-adds), depth, version."""
     from keras_resnet.summary import format_table, zoo_table
 
-    rows = zoo_table(names or None, progress=not as_json)
+    rows = zoo_table(names or None, progress=not as_json and sys.stdout.isatty())
     click.echo(json.dumps(rows, indent=2) if as_json else format_table(rows))
 
 

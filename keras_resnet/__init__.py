@@ -4,9 +4,6 @@ import importlib.metadata as _metadata
 import os as _os
 import sys as _sys
 
-if _os.path.basename(_sys.argv[0]) == "keras-resnet":  # the CLI: keep TensorFlow's C++ start-up logs quiet
-    _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
 
 def _refuse_the_2019_package():
     """The unrelated 2019 'keras-resnet' distribution installs into the same keras_resnet/ folder."""
@@ -20,6 +17,11 @@ def _refuse_the_2019_package():
 
 
 _refuse_the_2019_package()
+
+if _os.path.basename(_sys.argv[0]) == "keras-resnet":  # the CLI: no TensorFlow start-up noise on the terminal
+    from keras_resnet.startup import import_tensorflow_quietly
+
+    import_tensorflow_quietly()
 
 import keras as _keras
 

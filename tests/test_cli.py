@@ -61,3 +61,20 @@ def test_bad_values_get_one_line_and_exit_1_with_nothing_written(tmp_path, args,
     assert len(errors) == 1, result.output
     assert names.lower() in errors[0].lower()
     assert set(os.listdir(tmp_path)) == before  # no run folder, no experiment folder, no quickstart folder
+
+
+def test_the_command_line_starts_without_tensorflow_noise_or_control_characters(tmp_path):
+    """The installed console script, output to a pipe: the table only, no absl/oneDNN start-up lines on stderr,
+    no progress-bar redraws or colour codes."""
+    import subprocess
+    import sys
+
+    script = os.path.join(os.path.dirname(sys.executable), "keras-resnet")  # the one pip installed with this Python
+    assert os.path.isfile(script), "the keras-resnet console script is not installed"
+    env = {key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"}
+    result = subprocess.run([script, "models", "--name", "resnet20"], capture_output=True, text=True,
+                            timeout=300, cwd=tmp_path, env=env)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stderr == ""
+    assert result.stdout.splitlines()[0].split()[:2] == ["model", "family"]
+    assert "\r" not in result.stdout and "\x1b" not in result.stdout

@@ -7,6 +7,7 @@ exactly the same layers and parameter count and differ only in the shortcuts.
 
 from __future__ import annotations
 
+from keras_resnet.blocks import shortcut_kind
 from keras_resnet.errors import KerasResnetError
 from keras_resnet.experiments import plots, report
 from keras_resnet.experiments.runner import ModelSpec
@@ -42,7 +43,7 @@ def final_train_errors(records):
     errors = {"plain": {}, "residual": {}}
     for record in records.values():
         options = record["spec"]["options"]
-        family = "plain" if options.get("shortcut") == "none" else "residual"
+        family = "plain" if shortcut_kind(options.get("shortcut", "identity")).plain else "residual"
         errors[family][options["depth"]] = report.final(record)
     return errors
 

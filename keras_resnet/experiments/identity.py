@@ -9,16 +9,14 @@ whose branch outputs zeros (``zero_init_residual=True`` before training).
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 
 from keras_resnet.errors import KerasResnetError
 from keras_resnet.experiments import plots, report
 from keras_resnet.experiments.runner import ModelSpec
 from keras_resnet.experiments.session import Session
+from keras_resnet.naming import residual_addition_unit
 
-UNIT_ADDITION = re.compile(r"^(conv\d+_block\d+)_(add|out)$")
 SETTINGS = {"default_init": "default BN γ = 1", "zero_init": "last BN γ = 0 (zero-init residual)"}
 
 
@@ -28,9 +26,9 @@ def residual_additions(model):
 
     units = []
     for layer in model.layers:
-        match = UNIT_ADDITION.match(layer.name)
-        if match and isinstance(layer, keras.layers.Add) and len(layer.input) == 2:
-            units.append((match.group(1), layer))
+        unit = residual_addition_unit(layer.name)
+        if unit and isinstance(layer, keras.layers.Add) and len(layer.input) == 2:
+            units.append((unit, layer))
     if not units:
         raise KerasResnetError(f"model {model.name!r} has no residual additions (conv*_block*_add/_out):"
                                " identity ratios need a net with shortcuts, not a plain net")

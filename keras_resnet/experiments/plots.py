@@ -6,6 +6,8 @@ solid, one colour per model.
 
 from __future__ import annotations
 
+from keras_resnet.blocks import shortcut_kind
+
 COLOURS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown", "tab:pink", "tab:gray",
            "tab:olive", "tab:cyan")
 
@@ -52,7 +54,7 @@ def plot_degradation(records, path):
     figure, (plain_axes, residual_axes) = _figure(2)
     top = 0.0
     for record in records.values():
-        plain = record["spec"]["options"].get("shortcut") == "none"
+        plain = shortcut_kind(record["spec"]["options"].get("shortcut", "identity")).plain
         depth = record["spec"]["options"]["depth"]
         _error_curves(plain_axes if plain else residual_axes, record, colour[depth],
                       f"{'plain' if plain else 'ResNet'}-{depth}")

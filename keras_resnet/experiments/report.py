@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 
+from keras_resnet.blocks import shortcut_kind
 from keras_resnet.experiments import paper_results
 
 MARGIN = 0.5  # percentage points; smaller differences are "about the same"
@@ -124,7 +125,7 @@ def degradation_markdown(setup, records, findings, figure):
               " test error |", "|---|---:|---:|---:|---:|---:|---:|"]
     for record in records.values():
         depth = record["spec"]["options"]["depth"]
-        plain = record["spec"]["options"].get("shortcut") == "none"
+        plain = shortcut_kind(record["spec"]["options"].get("shortcut", "identity")).plain
         paper = "curve only (Fig. 6)" if plain else paper_results.RESNET_CIFAR10.get(depth, "—")
         lines.append(_model_row(record, paper))
     lines += ["", f"![training (dashed) and test (solid) error per epoch]({figure})", "",
