@@ -17,6 +17,7 @@ import numpy as np
 from keras_resnet.errors import KerasResnetError
 
 from .progress import progress_bar
+from .reader import check_images, read_examples
 
 DEFAULT_CALIBRATION_SIZE = 200
 MIN_CALIBRATION_IMAGES = 20
@@ -39,37 +40,6 @@ class CalibrationSet:
     def summary(self, source: str | None = None) -> dict:
         return {"images": len(self), "sha256": self.sha256, "seed": self.seed, "stratified": True,
                 "pinned_input_range": self.pinned_range, "source": source}
-
-
-def check_images(images, input_shape, what: str) -> np.ndarray:
-    """``images`` as uint8 ``[N, H, W, C]`` matching the model's ``(H, W, C)``, or a one-line error."""
-    images = np.asarray(images)
-    height, width, channels = input_shape
-    if images.ndim == 3 and channels == 1:
-        images = images[..., np.newaxis]
-    if images.ndim != 4:
-        raise KerasResnetError(
-            f"{what} have shape {images.shape}: expected uint8 [N, {height}, {width}, {channels}] (channels last)"
-        )
-    if images.shape[-1] != channels:
-        raise KerasResnetError(
-            f"{what} have {images.shape[-1]} channel(s) but the model takes {channels}: convert them "
-            f"(load_dataset(..., channels={channels}))"
-        )
-    if tuple(images.shape[1:3]) != (height, width):
-        raise KerasResnetError(
-            f"{what} are {images.shape[1]}x{images.shape[2]} but the model takes {height}x{width}: resize them "
-            f"(load_dataset(..., image_size=({height}, {width})))"
-        )
-    if images.dtype != np.uint8:
-        if not np.issubdtype(images.dtype, np.number) or images.dtype == bool or (
-                images.size and (images.min() < 0 or images.max() > 255 or np.any(images != np.round(images)))):
-            raise KerasResnetError(
-                f"{what} have dtype {images.dtype} and values outside whole numbers 0-255: give raw uint8 "
-                "pixels (the model rescales inside)"
-            )
-        images = images.astype(np.uint8)
-    return images
 
 
 def stratified_sample(labels, size: int, seed: int = 0) -> np.ndarray:
@@ -122,7 +92,6 @@ def calibration_set(split, size: int, seed: int, input_shape, stratified: bool =
     """Draws the calibration images from a split (in memory or on disk), decoding only the ones picked:
     the same picks, pixels and SHA-256 as ``representative_set`` on the split's arrays (and labels, unless
     not ``stratified``)."""
-    from .reader import read_examples
 
     indices = _pick(len(split), split.labels if stratified else None, size, seed)
     images, _ = read_examples(split, input_shape, indices)

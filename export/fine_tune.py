@@ -36,7 +36,7 @@ def check_learning_rate(learning_rate, option: str = "--qat-learning-rate") -> f
 
 def check_training_data(images, labels, input_shape, classes: int, what: str):
     """uint8 images and integer labels, one per image, within the model's classes."""
-    from .calibration import check_images
+    from .reader import check_images
 
     if images is None or labels is None:
         raise KerasResnetError(f"{what} needs labelled training images: pass --data SOURCE (e.g. bundled, or "

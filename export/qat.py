@@ -212,7 +212,7 @@ def to_tf_keras(model, check_images=None):
     shape = input_shape(model)
     check = None
     if check_images is not None:
-        from .calibration import check_images as checked
+        from .reader import check_images as checked
 
         check = checked(np.asarray(check_images)[:64], shape, "check images")
     return tf_keras_twin(model, check)

@@ -18,9 +18,39 @@ import numpy as np
 from keras_resnet.data.containers import ImageRecords, LabeledImages
 from keras_resnet.errors import KerasResnetError, first_line
 
-from .calibration import check_images
 
 _INNER_ERROR = re.compile(r"(?:BadImageError|KerasResnetError): (.*)")
+
+
+def check_images(images, input_shape, what: str) -> np.ndarray:
+    """``images`` as uint8 ``[N, H, W, C]`` matching the model's ``(H, W, C)``, or a one-line error."""
+    images = np.asarray(images)
+    height, width, channels = input_shape
+    if images.ndim == 3 and channels == 1:
+        images = images[..., np.newaxis]
+    if images.ndim != 4:
+        raise KerasResnetError(
+            f"{what} have shape {images.shape}: expected uint8 [N, {height}, {width}, {channels}] (channels last)"
+        )
+    if images.shape[-1] != channels:
+        raise KerasResnetError(
+            f"{what} have {images.shape[-1]} channel(s) but the model takes {channels}: convert them "
+            f"(load_dataset(..., channels={channels}))"
+        )
+    if tuple(images.shape[1:3]) != (height, width):
+        raise KerasResnetError(
+            f"{what} are {images.shape[1]}x{images.shape[2]} but the model takes {height}x{width}: resize them "
+            f"(load_dataset(..., image_size=({height}, {width})))"
+        )
+    if images.dtype != np.uint8:
+        if not np.issubdtype(images.dtype, np.number) or images.dtype == bool or (
+                images.size and (images.min() < 0 or images.max() > 255 or np.any(images != np.round(images)))):
+            raise KerasResnetError(
+                f"{what} have dtype {images.dtype} and values outside whole numbers 0-255: give raw uint8 "
+                "pixels (the model rescales inside)"
+            )
+        images = images.astype(np.uint8)
+    return images
 
 
 def from_arrays(images, labels, shape, what: str) -> LabeledImages:

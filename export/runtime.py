@@ -51,7 +51,7 @@ class Artifact:
         With ``max_seconds``, stops after the batch that crosses it: the result then
         covers only the first images (at least one batch).
         """
-        from .calibration import check_images
+        from .reader import check_images
 
         images = check_images(images, self.input_shape, f"images for {self.name}")
         outputs = []
