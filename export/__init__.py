@@ -1,14 +1,17 @@
 """Export: SavedModel and quantized TFLite artifacts, verified, with a report card.
 
-Installed as ``keras_resnet.export``; knows models only through a model object or a saved artifact.
-Every artifact format is one module in ``formats/``, registered there in one line.
+Installed as ``keras_resnet.export`` (inside this folder imports are relative, so they name the same
+files in the source tree and when installed); knows models only through a model object or a saved
+artifact, and never imports training. Every artifact format is one module in ``formats/``, registered
+in ``formats/__init__.py``; ``job`` stages and verifies each artifact, ``options`` holds ``ExportOptions``,
+``datasets``/``reader`` rebuild and stream the run's data, ``evaluation``/``report`` grade the artifacts.
 
-    from . import export_all, evaluate, evaluate_artifacts, load_artifact, benchmark, ExportOptions
-    result = export_all("runs/resnet20", "export/")        # SavedModel + 5 TFLite modes + report card
-    report, paths = evaluate(["runs/resnet20", "export/model_int8.tflite"], max_drop=0.5)  # the run's held-out split
-    probabilities = load_artifact("export/model_int8.tflite").predict(uint8_images)
-    export_all(model, "export/", modes="float32,int8,qat", data="bundled", prune=0.5, cluster=16)  # + tfmot variants
-    export_all(model, "export/", ExportOptions(formats="tflite", modes="int8", data="bundled"))
+    from keras_resnet.export import export_all, evaluate, load_artifact, benchmark, ExportOptions
+    result = export_all("runs/resnet20", "artifacts/")     # SavedModel + 5 TFLite modes + report card
+    report, paths = evaluate(["runs/resnet20", "artifacts/model_int8.tflite"], max_drop=0.5)  # run's held-out split
+    probabilities = load_artifact("artifacts/model_int8.tflite").predict(uint8_images)
+    export_all(model, "artifacts/", modes="float32,int8,qat", data="bundled", prune=0.5, cluster=16)  # + tfmot
+    export_all(model, "artifacts/", ExportOptions(formats="tflite", modes="int8", data="bundled"))
     qat_model = quantization_aware_training(model, train_images, train_labels, epochs=1)  # a tf_keras model
 """
 

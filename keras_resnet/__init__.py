@@ -1,4 +1,10 @@
-"""keras_resnet: every ResNet of the residual-learning papers, trained with tf.distribute, exported quantized."""
+"""keras_resnet: every ResNet of the residual-learning papers, trained with tf.distribute, exported quantized.
+
+The model core lives here (``blocks`` -> ``models`` -> ``zoo`` -> ``applications``, with ``naming``,
+``layers`` and ``weights``); ``data``, ``training`` and ``experiments`` are subpackages above it, and
+``keras_resnet.export`` (the repository's ``export/``) knows models only as objects or saved files.
+``run_directory`` is the contract between training and everything that reads a run.
+"""
 
 import importlib.metadata as _metadata
 import os as _os
