@@ -9,10 +9,11 @@ names its classes.
 
 from __future__ import annotations
 
-import json
 import os
 
-from keras_resnet.files import write_json, write_text
+from keras_resnet.data.labels import write_labels
+from keras_resnet.errors import KerasResnetError
+from keras_resnet.files import read_json, write_json
 
 LABELS_FILE = "labels.txt"
 
@@ -31,21 +32,17 @@ def write_sidecar(artifact_path: str, info: dict) -> str:
 
 def read_sidecar(artifact_path: str) -> dict | None:
     """The sidecar JSON of ``artifact_path``, or ``None`` when there is none (or it is unreadable)."""
-    path = sidecar_path(artifact_path)
     try:
-        with open(path, encoding="utf-8") as file:
-            data = json.load(file)
-    except (OSError, ValueError):
+        data = read_json(sidecar_path(artifact_path))
+    except KerasResnetError:
         return None
     return data if isinstance(data, dict) else None
 
 
 def write_labels_file(folder: str, class_names) -> str:
     """``folder/labels.txt`` (atomic, one name per line); returns its path."""
-    from keras_resnet.data.labels import check_class_names
-
     path = os.path.join(folder, LABELS_FILE)
-    write_text(path, "".join(name + "\n" for name in check_class_names(class_names, f"labels for '{path}'")))
+    write_labels(path, class_names)
     return path
 
 
