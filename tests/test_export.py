@@ -6,16 +6,16 @@ import os
 import numpy as np
 import pytest
 
-keras = pytest.importorskip("keras")
-tf = pytest.importorskip("tensorflow")
+import keras
+import tensorflow as tf
 
-import keras_resnet  # noqa: E402
-from keras_resnet.data import load_dataset  # noqa: E402
-from keras_resnet.errors import KerasResnetError  # noqa: E402
-from keras_resnet.export import (MODES, ExportOptions, artifact_kind, export_all, load_artifact,  # noqa: E402
+import keras_resnet
+from keras_resnet.data import load_dataset
+from keras_resnet.errors import KerasResnetError
+from keras_resnet.export import (MODES, ExportOptions, artifact_kind, export_all, load_artifact,
                                  read_metadata, representative_set)
-from keras_resnet.export.calibration import stratified_sample  # noqa: E402
-from keras_resnet.export.source import float32_model  # noqa: E402
+from keras_resnet.export.calibration import stratified_sample
+from keras_resnet.export.source import float32_model
 
 CLASS_NAMES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 MAX_DROP = 3.0  # top-1 points on 200 images (6 images): what a release of this model would allow

@@ -6,15 +6,15 @@ import os
 import numpy as np
 import pytest
 
-keras = pytest.importorskip("keras")
-from click.testing import CliRunner  # noqa: E402
-from PIL import Image  # noqa: E402
+import keras
+from click.testing import CliRunner
+from PIL import Image
 
-import keras_resnet  # noqa: E402
-from keras_resnet.cli import main  # noqa: E402
-from keras_resnet.data import load_dataset, split_fingerprint  # noqa: E402
-from keras_resnet.export.calibration import stratified_sample  # noqa: E402
-from keras_resnet.run_directory import RunDirectory  # noqa: E402
+import keras_resnet
+from keras_resnet.cli import main
+from keras_resnet.data import load_dataset, split_fingerprint
+from keras_resnet.export.calibration import stratified_sample
+from keras_resnet.run_directory import RunDirectory
 
 NAMES = [f"digit{i}" for i in range(10)]
 RECIPE = {"data": "bundled", "validation_split": 0.1, "seed": 0, "on_bad_image": "error", "label_offset": 0}

@@ -8,18 +8,18 @@ import os
 import numpy as np
 import pytest
 
-keras = pytest.importorskip("keras")
-tf = pytest.importorskip("tensorflow")
-from click.testing import CliRunner  # noqa: E402
-from PIL import Image  # noqa: E402
+import keras
+import tensorflow as tf
+from click.testing import CliRunner
+from PIL import Image
 
-import keras_resnet  # noqa: E402
-from keras_resnet.cli import main  # noqa: E402
-from keras_resnet.data import ImageFiles, ImageRecords, LabeledImages, load_dataset, split_fingerprint  # noqa: E402
-from keras_resnet.errors import KerasResnetError  # noqa: E402
-from keras_resnet.export import export_all, load_export_data  # noqa: E402
-from keras_resnet.export.reader import read_examples  # noqa: E402
-from keras_resnet.run_directory import RunDirectory  # noqa: E402
+import keras_resnet
+from keras_resnet.cli import main
+from keras_resnet.data import ImageFiles, ImageRecords, LabeledImages, load_dataset, split_fingerprint
+from keras_resnet.errors import KerasResnetError
+from keras_resnet.export import export_all, load_export_data
+from keras_resnet.export.reader import read_examples
+from keras_resnet.run_directory import RunDirectory
 
 CLASSES = ["ant", "bee", "cat"]
 SHAPE = (16, 16, 3)

@@ -11,19 +11,19 @@ import textwrap
 import numpy as np
 import pytest
 
-keras = pytest.importorskip("keras")
-tf = pytest.importorskip("tensorflow")
+import keras
+import tensorflow as tf
 if importlib.util.find_spec("tf_keras") is None or importlib.util.find_spec("tensorflow_model_optimization") is None:
     pytest.skip("needs tf-keras and tensorflow-model-optimization", allow_module_level=True)
 # (not importorskip: importing tfmot here would set TF_USE_LEGACY_KERAS, which the package must not do)
 
-import keras_resnet  # noqa: E402
-from keras_resnet.data import load_dataset  # noqa: E402
-from keras_resnet.errors import KerasResnetError  # noqa: E402
-from keras_resnet.export import export_all, load_artifact, parse_quantize  # noqa: E402
-from keras_resnet.export.calibration import stratified_sample  # noqa: E402
-from keras_resnet.export.optimize import predict  # noqa: E402
-from keras_resnet.export.twin import TWIN_TOLERANCE, output_difference, tf_keras_twin  # noqa: E402
+import keras_resnet
+from keras_resnet.data import load_dataset
+from keras_resnet.errors import KerasResnetError
+from keras_resnet.export import export_all, load_artifact, parse_quantize
+from keras_resnet.export.calibration import stratified_sample
+from keras_resnet.export.optimize import predict
+from keras_resnet.export.twin import TWIN_TOLERANCE, output_difference, tf_keras_twin
 
 SHAPE = (28, 28, 1)
 
