@@ -83,6 +83,7 @@ class ShortcutKind:
     plain: bool = False  # no shortcut and no addition: a plain network
     identity_path: object = None  # f(x, shortcut, stride, name, options) -> (shortcut, gate on F or None)
     branch: object = None  # f(branch, name, options) -> branch, in every unit
+    gated: bool = False  # identity_path adds a 1x1 conv gate g(x) in the units that keep their shape
 
     def projects_here(self, in_channels, out_channels):
         """Whether a unit from ``in_channels`` to ``out_channels`` gets a projection shortcut."""
@@ -97,9 +98,9 @@ SHORTCUTS = {
     "scaled": ShortcutKind("residual_scale * F + shortcut_scale * x", WHERE_CHANNELS_CHANGE,
                            identity_path=_scale_shortcut, branch=_scale_branch),
     "exclusive_gating": ShortcutKind("g * F + (1 - g) * x, g = sigmoid(1x1 conv(x))", WHERE_CHANNELS_CHANGE,
-                                     identity_path=functools.partial(_gate_shortcut, gate_branch=True)),
+                                     identity_path=functools.partial(_gate_shortcut, gate_branch=True), gated=True),
     "shortcut_gating": ShortcutKind("F + (1 - g) * x", WHERE_CHANNELS_CHANGE,
-                                    identity_path=functools.partial(_gate_shortcut, gate_branch=False)),
+                                    identity_path=functools.partial(_gate_shortcut, gate_branch=False), gated=True),
     "conv1x1": ShortcutKind("a 1x1 conv (no BN) on every shortcut", ALWAYS, projection_bn=False),
     "dropout": ShortcutKind("dropout on the shortcut", WHERE_CHANNELS_CHANGE, identity_path=_drop_shortcut),
 }
@@ -172,8 +173,17 @@ class UnitOptions:
         """True when BatchNorm opens each unit, so the stem and the projection skip their own."""
         return "bn" in ORDERS[self.order][0]
 
+    @property
+    def projection_has_bn(self):
+        """Whether a projection shortcut ends with BatchNorm: it ends like the branch does, unless its kind says no."""
+        return self.shortcut_kind.projection_bn and "bn" in ORDERS[self.order][1]
+
     def output_channels(self, filters):
         return filters * self.expansion if self.block == "bottleneck" else filters
+
+    def conv_uses_bias(self, followed_by_bn):
+        """Whether a conv gets a bias under ``conv_bias`` ('unnormalized': only where no BatchNorm follows)."""
+        return self.conv_bias == "always" or (self.conv_bias == "unnormalized" and not followed_by_bn)
 
 
 def batch_norm(x, name, options, zero_gamma=False):
@@ -184,7 +194,7 @@ def batch_norm(x, name, options, zero_gamma=False):
 
 def conv(x, filters, kernel_size, stride, name, options, followed_by_bn, zero_kernel=False):
     """A conv named ``{name}_conv``; strided ones pad symmetrically (as keras.applications, torchvision)."""
-    use_bias = options.conv_bias == "always" or (options.conv_bias == "unnormalized" and not followed_by_bn)
+    use_bias = options.conv_uses_bias(followed_by_bn)
     padding = "same"
     if stride > 1 and kernel_size > 1:
         x = keras.layers.ZeroPadding2D(kernel_size // 2, name=name + naming.PAD)(x)
@@ -256,9 +266,8 @@ def shortcut_path(x, preactivated, out_channels, stride, name, options):
     kind = options.shortcut_kind
     if kind.projects_here(x.shape[channel_axis()], out_channels):
         # The projection shares the branch's pre-activation and ends like the branch does.
-        with_bn = kind.projection_bn and "bn" in ORDERS[options.order][1]
         return _projection(preactivated if options.preactivated else x, out_channels, stride, name, options,
-                           with_bn), None
+                           options.projection_has_bn), None
     shortcut = _identity_path(x, out_channels, stride, name)
     return kind.identity_path(x, shortcut, stride, name, options) if kind.identity_path else (shortcut, None)
 

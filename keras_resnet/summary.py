@@ -1,8 +1,9 @@
-"""What a model costs: parameters and FLOPs (multiply-adds), for one model or the whole zoo."""
+"""What a model costs: parameters and FLOPs (multiply-adds), of a built model or (from the depth tables) the zoo."""
 
 import math
 
 from keras_resnet import naming
+from keras_resnet.costs import entry_costs
 from keras_resnet.zoo import ZOO, get_entry
 
 
@@ -44,22 +45,11 @@ def describe(model):
     }
 
 
-def zoo_table(names=None, progress=False):
-    """Build each zoo model (default: all) at its default size and describe it."""
+def zoo_table(names=None):
+    """Each zoo model (default: all) at its default size, described from its settings (nothing is built)."""
     entries = [get_entry(name) for name in names] if names else list(ZOO.values())
-    bar = None
-    if progress:
-        import keras
-
-        bar = keras.utils.Progbar(len(entries), unit_name="model")
-    rows = []
-    for i, entry in enumerate(entries, start=1):
-        row = describe(entry.build())
-        row.update(family=entry.family, depth=entry.depth, version=entry.version, reference=entry.reference)
-        rows.append(row)
-        if bar is not None:
-            bar.update(i)
-    return rows
+    return [{**entry_costs(entry), "family": entry.family, "depth": entry.depth, "version": entry.version,
+             "reference": entry.reference} for entry in entries]
 
 
 def format_table(rows):

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 
 import numpy as np
 import pytest
@@ -15,6 +16,7 @@ from keras_resnet.errors import KerasResnetError
 from keras_resnet.export import (MODES, ExportOptions, artifact_kind, export_all, load_artifact,
                                  read_metadata, representative_set)
 from keras_resnet.export.calibration import stratified_sample
+from keras_resnet.export.report import reference_kernels_warning
 from keras_resnet.export.source import float32_model
 
 CLASS_NAMES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
@@ -125,10 +127,24 @@ def test_report_card_has_every_row_and_file(exported, trained, digits):
         if row["kind"] == "tflite":
             assert row["latency_ms"]["1"]["p90_ms"] >= row["latency_ms"]["1"]["p50_ms"]
             assert row["size_bytes"] > 0 and row["agreement"] >= 0.8
-    assert any("reference kernels" in note for note in report["warnings"])
+    slowdown = by_mode["int16x8"]["latency_ms"]["1"]["p50_ms"] / by_mode["int8"]["latency_ms"]["1"]["p50_ms"]
+    note = next(note for note in report["warnings"] if "reference kernels" in note)
+    assert float(re.search(r", ([\d.]+)x slower than int8 at 1 thread", note)[1]) == pytest.approx(slowdown, rel=0.05)
     for path in exported.report_paths.values():
         assert os.path.getsize(path) > 100
     assert open(exported.report_paths["png"], "rb").read(4) == b"\x89PNG"
+
+
+def test_report_int16x8_warning_quotes_the_slowdown_it_measured_or_no_figure():
+    def row(mode, p50_ms):
+        return {"name": f"model_{mode}.tflite", "latency_ms": {"1": {"p50_ms": p50_ms} if p50_ms else None}}
+
+    assert ", 40x slower than int8 at 1 thread" in reference_kernels_warning(row("int16x8", 20.0), row("int8", 0.5))
+    assert ", 2.5x slower than int8" in reference_kernels_warning(row("int16x8", 1.25), row("int8", 0.5))
+    for int8 in (None, row("int8", None)):
+        note = reference_kernels_warning(row("int16x8", 20.0), int8)
+        assert note.startswith("model_int16x8.tflite: int16x8 runs on TFLite's reference kernels")
+        assert "x slower" not in note
 
 
 def test_int8_io_option_and_run_folder_source(trained, tmp_path):
