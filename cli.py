@@ -84,7 +84,7 @@ def models_command(as_json, names):
     """List the model zoo: parameters, FLOPs (multiply-adds), depth, version."""
     from keras_resnet.summary import format_table, zoo_table
 
-    rows = zoo_table(names or None, progress=not as_json and sys.stdout.isatty())
+    rows = zoo_table(names or None)
     click.echo(json.dumps(rows, indent=2) if as_json else format_table(rows))
 
 
@@ -101,6 +101,9 @@ def _train_options(function):
                                 "keras.applications .h5). [none]")),
         ("--freeze-epochs", dict(type=int, help="With --weights: train only the new head for N epochs (backbone "
                                                 "and its BatchNorm frozen), then everything. [0]")),
+        ("--fine-tune-batchnorm", dict(type=choice("train", "frozen"),
+                                       help="With --weights, while fine-tuning: train the backbone's BatchNorm, or "
+                                            "keep it frozen (inference mode, as Keras' guide). [train]")),
         (("--fine-tune-lr", "--fine-tune-learning-rate", "fine_tune_learning_rate"),
          dict(metavar="RATE|FACTORx", help="Learning rate after --freeze-epochs, like --learning-rate (for a global "
                                            "batch of 128), or a factor of it: 0.1x. [0.1x]")),

@@ -4,9 +4,10 @@ One function per zoo model (``keras_resnet.zoo.ZOO``), each building its zoo ent
 keras.applications' arguments and behave as there:
 
 - ``include_top``: add the classifier (global average pooling, then a ``classes``-way Dense).
-- ``weights``: None (random), "imagenet" (ResNet50/101/152 and V2: keras.applications' files, with
-  the preprocessing they were trained with built into the model), or the path of a weights file
-  (``.keras``, ``.weights.h5`` or a keras.applications ``.h5``).
+- ``weights``: None (random), "imagenet" (ResNet50/101/152 and V2: keras.applications' files), or the
+  path of a weights file (``.keras``, ``.weights.h5`` or a keras.applications ``.h5``). The preprocessing
+  the weights were trained with is built into the model unless ``preprocessing`` is given (see
+  :mod:`keras_resnet.weights`).
 - ``input_tensor``: a Keras tensor to build the model on, e.g. the output of another layer.
 - ``input_shape``: ``(height, width, channels)``, or ``(channels, height, width)`` when
   ``keras.config.image_data_format()`` is "channels_first"; any number of channels. Default: 3 channels,

@@ -12,24 +12,11 @@ import dataclasses
 from keras_resnet.blocks import ORDERS, STEMS, UnitOptions, branch_convs
 from keras_resnet.errors import KerasResnetError
 from keras_resnet.models import image_dimensions, image_shape
-from keras_resnet.specs import CIFAR_FILTERS, IMAGENET_DEPTHS, IMAGENET_FILTERS, cifar_units_per_stage
+from keras_resnet.specs import CIFAR_FILTERS, IMAGENET_DEPTHS, IMAGENET_FILTERS, cifar_units_per_stage, unit_strides
 
 # ResNet arguments that add no parameters and no multiply-adds.
 COSTLESS_ARGUMENTS = ("stochastic_depth", "preprocessing", "pixel_mean", "pixel_std", "top_dropout",
                       "classifier_activation", "weights")
-
-
-def unit_strides(stage_units, stage_strides, downsample_unit):
-    """(stage, stride) of every unit as ``ResNet`` places them: on a stage's first unit, or (keras.applications V2,
-    'last') on the last unit of the stage before."""
-    for stage, units in enumerate(stage_units):
-        for unit in range(units):
-            if downsample_unit == "first":
-                yield stage, stage_strides[stage] if unit == 0 else 1
-                continue
-            following = stage_strides[stage + 1] if stage + 1 < len(stage_strides) else 1
-            stride = following if unit == units - 1 else 1
-            yield stage, stage_strides[0] if stage == 0 and unit == 0 and stage_strides[0] != 1 else stride
 
 
 def _conv_output(size, kernel_size, stride):

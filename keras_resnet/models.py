@@ -5,7 +5,6 @@ does: input shapes are ``(height, width, channels)``, or ``(channels, height, wi
 under "channels_first".
 """
 
-import os
 import sys
 
 import keras
@@ -13,8 +12,9 @@ import keras
 from keras_resnet import naming
 from keras_resnet.blocks import ORDERS, STEMS, UnitOptions, apply_ops, channel_axis, residual_unit, shortcut_kind, stem
 from keras_resnet.errors import KerasResnetError
-from keras_resnet.specs import CIFAR_FILTERS, IMAGENET_DEPTHS, IMAGENET_FILTERS, cifar_units_per_stage
-from keras_resnet.weights import load_weights_file
+from keras_resnet.preprocessing import AUTO, IMAGENET_MEAN, IMAGENET_STD, choose_preprocessing, preprocessing_layer
+from keras_resnet.specs import CIFAR_FILTERS, IMAGENET_DEPTHS, IMAGENET_FILTERS, cifar_units_per_stage, unit_strides
+from keras_resnet.weights import read_weights_file
 
 
 class InputTooSmallError(KerasResnetError):
@@ -24,11 +24,6 @@ class InputTooSmallError(KerasResnetError):
         super().__init__(message)
         self.minimum = minimum
 
-
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-CAFFE_MEAN_RGB = (123.68, 116.779, 103.939)  # keras.applications' "caffe" means, in RGB order
-PREPROCESSING = (None, "rescale", "symmetric", "standardize", "caffe")
 
 # Settings that reproduce reference implementations exactly (parameter counts, layer names).
 KERAS_APPLICATIONS_V1 = dict(conv_bias="always", bn_epsilon=1.001e-5, bottleneck_stride="1x1")
@@ -50,32 +45,6 @@ def image_dimensions(shape):
 
 def _image_layout():
     return "(channels, height, width)" if channel_axis() == 1 else "(height, width, channels)"
-
-
-def _per_channel(value):
-    """Per-channel values shaped to broadcast over the channel axis of the image data format."""
-    if channel_axis() == 1 and isinstance(value, (list, tuple)):
-        return [[[v]] for v in value]  # (channels, 1, 1) against (channels, height, width)
-    return value
-
-
-def preprocessing_layer(kind, channels, mean, std):
-    """Raw 0-255 pixels in, what the network expects out; a stock Rescaling layer (no Lambda)."""
-    if kind is None:
-        return None
-    if kind == "rescale":
-        scale, offset = 1.0 / 255.0, 0.0
-    elif kind == "symmetric":
-        scale, offset = 1.0 / 127.5, -1.0
-    elif kind == "caffe":  # RGB minus the ImageNet means; the first conv takes RGB (see keras_resnet.weights)
-        mean = CAFFE_MEAN_RGB if channels == 3 else (sum(CAFFE_MEAN_RGB) / 3,) * channels
-        scale, offset = 1.0, [-m for m in mean]
-    else:
-        if channels != len(mean):
-            mean, std = (sum(mean) / len(mean),) * channels, (sum(std) / len(std),) * channels
-        scale = [1.0 / (255.0 * s) for s in std]
-        offset = [-m / s for m, s in zip(mean, std)]
-    return keras.layers.Rescaling(_per_channel(scale), offset=_per_channel(offset), name=naming.PREPROCESSING)
 
 
 def _model_input(input_tensor, input_shape):
@@ -117,7 +86,7 @@ def ResNet(
     stage_strides=None,
     downsample_unit="first",
     stochastic_depth=0.0,
-    preprocessing="rescale",
+    preprocessing=AUTO,
     pixel_mean=IMAGENET_MEAN,
     pixel_std=IMAGENET_STD,
     top_dropout=0.0,
@@ -138,7 +107,9 @@ def ResNet(
     ``projection_downsampling``, ``bn_momentum`` ...). ``version`` is 'v1', 'v2' or any
     activation order of Identity Mappings Table 2. The keras.applications arguments
     (``include_top`` ... ``classifier_activation``) behave as there, ``keras.config.image_data_format()``
-    included. The model takes raw 0-255 pixels unless ``preprocessing=None``.
+    included. The model takes raw 0-255 pixels unless ``preprocessing=None``: ``preprocessing="auto"`` builds in
+    the preprocessing the ``weights`` file was trained with (keras.applications' files, our ``.keras``), else
+    "rescale"; an explicit one wins (see :func:`keras_resnet.preprocessing.choose_preprocessing`).
     """
     try:
         options = UnitOptions(block=block, order=version, shortcut=shortcut, **unit_options)
@@ -163,8 +134,6 @@ def ResNet(
         raise KerasResnetError(f"unknown downsample_unit {downsample_unit!r}: choose 'first' or 'last'")
     if not 0.0 <= stochastic_depth < 1.0 or not 0.0 <= top_dropout < 1.0:
         raise KerasResnetError("stochastic_depth and top_dropout must be in [0, 1)")
-    if preprocessing not in PREPROCESSING:
-        raise KerasResnetError(f"unknown preprocessing {preprocessing!r}: choose one of {PREPROCESSING}")
     if pooling not in (None, "avg", "max"):
         raise KerasResnetError(f"unknown pooling {pooling!r}: choose None, 'avg' or 'max'")
     if include_top and int(classes) < 1:
@@ -172,8 +141,8 @@ def ResNet(
     if weights == "imagenet":
         raise KerasResnetError("weights='imagenet' needs a named model: use ResNet50/101/152 or their V2"
                                " (or build_model('resnet50', weights='imagenet'))")
-    if weights is not None and not os.path.exists(weights):
-        raise KerasResnetError(f"weights file {weights!r} does not exist: pass None or the path of a weights file")
+    weights_file = read_weights_file(weights) if weights is not None else None  # it decides the preprocessing
+    chosen = choose_preprocessing(preprocessing, weights_file.trained_with if weights_file else None, f"'{weights}'")
 
     total_stride = STEMS[stem_type]
     for s in stage_strides:
@@ -183,26 +152,19 @@ def ResNet(
 
     inputs = _model_input(input_tensor, input_shape)
     x = inputs
-    preprocess = preprocessing_layer(preprocessing, image_dimensions(input_shape)[2], pixel_mean, pixel_std)
+    preprocess = preprocessing_layer(chosen["preprocessing"], image_dimensions(input_shape)[2],
+                                     chosen.get("pixel_mean", pixel_mean), chosen.get("pixel_std", pixel_std))
     if preprocess is not None:
         x = preprocess(x)
     x = stem(x, stem_type, stem_filters, options)
 
     total_units = sum(stage_units)
-    unit_index = 0
-    for stage, (units, filters) in enumerate(zip(stage_units, stage_filters)):
-        for unit in range(units):
-            if downsample_unit == "first":
-                stride = stage_strides[stage] if unit == 0 else 1
-            else:  # keras.applications V2: the next stage's stride on this stage's last unit
-                following = stage_strides[stage + 1] if stage + 1 < len(stage_strides) else 1
-                stride = following if unit == units - 1 else 1
-                if stage == 0 and unit == 0 and stage_strides[0] != 1:
-                    stride = stage_strides[0]
-            drop_rate = stochastic_depth * unit_index / max(1, total_units - 1)
-            x = residual_unit(x, filters, stride=stride, options=options, name=naming.unit_name(stage + 2, unit + 1),
-                              drop_rate=drop_rate)
-            unit_index += 1
+    unit_in_stage = [0] * len(stage_units)
+    for unit_index, (stage, stride) in enumerate(unit_strides(stage_units, stage_strides, downsample_unit)):
+        unit_in_stage[stage] += 1
+        drop_rate = stochastic_depth * unit_index / max(1, total_units - 1)
+        x = residual_unit(x, stage_filters[stage], stride=stride, options=options,
+                          name=naming.unit_name(stage + 2, unit_in_stage[stage]), drop_rate=drop_rate)
     x = apply_ops(x, ORDERS[options.order][0], naming.FINAL_ACTIVATION, options)
 
     if include_top:
@@ -220,8 +182,8 @@ def ResNet(
     sys.setrecursionlimit(max(sys.getrecursionlimit(), 20000))
     model_inputs = keras.utils.get_source_inputs(input_tensor) if input_tensor is not None else inputs
     model = keras.Model(model_inputs, x, name=name)
-    if weights is not None:
-        load_weights_file(model, weights, reverse_first_conv_channels=preprocessing == "caffe")
+    if weights_file is not None:
+        weights_file.load_into(model, chosen["preprocessing"])
     return model
 
 

@@ -1,19 +1,27 @@
-"""Pretrained weights: keras.applications' ImageNet files mapped into our models by layer name.
+"""Pretrained weights: weight files read once, with the input preprocessing they were trained with.
 
-Our bottleneck ImageNet nets use keras.applications' layer names, so the mapping is the identity
-on names. One transform: keras.applications' v1 files were trained on BGR ("caffe") input; our
-models take RGB, so the first conv's input channels are reversed on load (``preprocessing="caffe"``
-subtracts the RGB means inside the model). V2 files expect [-1, 1] input: ``preprocessing="symmetric"``.
+``read_weights_file`` is the one place that says what a file holds (builders and ``train`` both use it):
+
+- keras.applications' ``.h5`` (the ImageNet files, or any in their legacy layout): layers by name.
+  Our bottleneck ImageNet nets use keras.applications' layer names, so the mapping is the identity
+  on names. v1 files (no ``post_bn`` layer) were trained on BGR ("caffe") input; our models take RGB,
+  so with ``preprocessing="caffe"`` (the RGB means subtracted inside the model) the first conv's input
+  channels are reversed on load. v2 files expect [-1, 1] input: ``preprocessing="symmetric"``.
+- our ``.keras``: layers by name, and the preprocessing of the saved model's own Rescaling layer.
+- ``.weights.h5`` (``model.save_weights``): loaded by Keras; it records no preprocessing.
+
 Kernels have the same layout under either image data format, so the files load into
 channels_first models as they are.
 """
 
+import dataclasses
 import os
 
 import numpy as np
 
 from keras_resnet import naming
 from keras_resnet.errors import KerasResnetError, first_line
+from keras_resnet.preprocessing import matching_preprocessing
 
 KERAS_APPLICATIONS_URL = "https://storage.googleapis.com/tensorflow/keras-applications/resnet/"
 # model name -> (md5 of the file with the classifier, md5 of the file without): keras.applications' own.
@@ -123,21 +131,75 @@ def load_layer_weights(model, layer_weights, source, reverse_first_conv_channels
         layer.set_weights(arrays)
 
 
-def load_weights_file(model, path, reverse_first_conv_channels=False):
-    """Load ours (.keras / .weights.h5) or keras.applications' .h5 into the model."""
-    if not os.path.exists(path):
-        raise KerasResnetError(f"weights file {path!r} does not exist: pass None or the path of a weights file")
-    if is_legacy_h5(path):
-        load_layer_weights(model, read_legacy_h5(path), path, reverse_first_conv_channels)
-        return
-    if str(path).endswith(".keras"):
-        import keras
+KERAS_APPLICATIONS_H5, KERAS_FILE, WEIGHTS_H5 = "keras_applications_h5", "keras", "weights_h5"
 
-        saved = keras.models.load_model(path, compile=False, safe_mode=True)
-        load_layer_weights(model, {layer.name: layer.get_weights() for layer in saved.layers}, path)
-        return
+
+@dataclasses.dataclass
+class WeightsFile:
+    """A weights file as read: its layers' arrays and the input preprocessing they were trained with."""
+
+    path: str
+    kind: str  # KERAS_APPLICATIONS_H5 | KERAS_FILE | WEIGHTS_H5
+    layer_weights: dict | None  # {layer name: [arrays]} as stored; None for .weights.h5 (Keras loads it itself)
+    trained_with: dict | None  # the preprocessing options of the weights' input; None: the file does not say
+    channels: int | None  # input channels of the first convolution (None: unknown)
+
+    def layer_weights_for(self, preprocessing):
+        """``{layer name: [arrays]}`` for a model with ``preprocessing``: a BGR-trained first conv reversed for
+        "caffe", which feeds it RGB."""
+        bgr = self.kind == KERAS_APPLICATIONS_H5 and self.trained_with["preprocessing"] == "caffe"
+        return first_conv_bgr_to_rgb(self.layer_weights) if bgr and preprocessing == "caffe" else self.layer_weights
+
+    def load_into(self, model, preprocessing):
+        """Every weight of ``model`` from this file (built with ``preprocessing``); nothing changes on a misfit."""
+        if self.layer_weights is not None:
+            load_layer_weights(model, self.layer_weights_for(preprocessing), self.path)
+            return
+        try:
+            model.load_weights(self.path)
+        except ValueError as error:
+            raise KerasResnetError(f"weights in {self.path} do not fit this model ({first_line(error)}):"
+                                   " build the architecture that wrote them") from None
+
+
+def _first_conv_channels(layer_weights):
+    kernel = (layer_weights.get(naming.FIRST_CONV) or [None])[0]
+    return int(kernel.shape[2]) if kernel is not None and np.ndim(kernel) == 4 else None
+
+
+def _keras_applications_file(path):
+    layer_weights = read_legacy_h5(path)
+    version = "v2" if naming.FINAL_ACTIVATION + naming.BN in layer_weights else "v1"  # v2 ends in post_bn
+    return WeightsFile(path, KERAS_APPLICATIONS_H5, layer_weights, {"preprocessing": IMAGENET_PREPROCESSING[version]},
+                       _first_conv_channels(layer_weights))
+
+
+def _keras_file(path):
+    import keras
+
     try:
-        model.load_weights(path)
-    except ValueError as error:
-        raise KerasResnetError(f"weights in {path} do not fit this model ({first_line(error)}):"
-                               " build the architecture that wrote them") from None
+        saved = keras.saving.load_model(path, compile=False, safe_mode=True)
+    except Exception as error:  # Keras raises many types for a bad file
+        raise KerasResnetError(f"weights file '{path}' could not be loaded as a Keras model ({first_line(error)}):"
+                               " give a .keras file saved by model.save(), e.g. a run's model.keras") from None
+    layer_weights = {layer.name: layer.get_weights() for layer in saved.layers if layer.weights}
+    channels = _first_conv_channels(layer_weights)
+    names = {layer.name for layer in saved.layers}
+    preprocessing = saved.get_layer(naming.PREPROCESSING) if naming.PREPROCESSING in names else None
+    return WeightsFile(path, KERAS_FILE, layer_weights, matching_preprocessing(preprocessing, channels or 3), channels)
+
+
+def read_weights_file(path):
+    """The :class:`WeightsFile` at ``path``: ours (.keras / .weights.h5) or keras.applications' .h5."""
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise KerasResnetError(f"weights file {path!r} does not exist: pass None or the path of a weights file")
+    try:
+        legacy = is_legacy_h5(path)
+    except OSError:  # not HDF5: Keras says what is wrong when it loads the file
+        legacy = False
+    if legacy:
+        return _keras_applications_file(path)
+    if path.lower().endswith(".keras"):
+        return _keras_file(path)
+    return WeightsFile(path, WEIGHTS_H5, None, None, None)

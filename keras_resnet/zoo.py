@@ -7,8 +7,7 @@ from keras_resnet.errors import KerasResnetError
 from keras_resnet.models import (KERAS_APPLICATIONS_V1, KERAS_APPLICATIONS_V2, TORCHVISION, CifarResNet, ImageNetResNet,
                                  image_dimensions, image_shape)
 from keras_resnet.specs import CIFAR_BASIC_DEPTHS, CIFAR_BOTTLENECK_DEPTHS, IMAGENET_DEPTHS, cifar_units_per_stage
-from keras_resnet.weights import (IMAGENET_PREPROCESSING, KERAS_APPLICATIONS_HASHES, fetch_imagenet_weights,
-                                  load_layer_weights, read_legacy_h5)
+from keras_resnet.weights import KERAS_APPLICATIONS_HASHES, fetch_imagenet_weights
 
 
 @dataclasses.dataclass(frozen=True)
@@ -23,32 +22,28 @@ class ZooEntry:
     reference: str
 
     def build(self, **kwargs):
+        """The model; ``weights="imagenet"`` is keras.applications' file for it, loaded like any weights file
+        (with the preprocessing it was trained with, see :mod:`keras_resnet.weights`)."""
         if kwargs.get("weights") == "imagenet":
-            return self._build_pretrained(**kwargs)
+            kwargs["weights"] = self.imagenet_weights(kwargs.get("include_top", True), kwargs.get("classes", 1000),
+                                                      kwargs.get("input_shape"))
         builder = ImageNetResNet if self.family == "imagenet" else CifarResNet
         return builder(self.depth, **{"version": self.version, "name": self.name, **self.settings, **kwargs})
 
-    def _build_pretrained(self, **kwargs):
-        """keras.applications' ImageNet weights, with the preprocessing they were trained with."""
-        include_top = kwargs.get("include_top", True)
+    def imagenet_weights(self, include_top=True, classes=1000, input_shape=None):
+        """The path of keras.applications' ImageNet weights for this model (downloaded once), if it can take them."""
         if self.name not in KERAS_APPLICATIONS_HASHES:
             raise KerasResnetError(f"no ImageNet weights for {self.name!r}: they exist for"
                                    f" {', '.join(KERAS_APPLICATIONS_HASHES)}; pass weights=None")
-        if include_top and kwargs.get("classes", 1000) != 1000:
+        if include_top and classes != 1000:
             raise KerasResnetError("ImageNet weights with include_top=True need classes=1000:"
                                    " use include_top=False and a new head for your classes")
-        shape = kwargs.get("input_shape")
-        if shape is not None and len(shape) == 3:
-            height, width, channels = image_dimensions(shape)
+        if input_shape is not None and len(input_shape) == 3:
+            height, width, channels = image_dimensions(input_shape)
             if channels != 3 or (include_top and (height, width) != (224, 224)):
                 raise KerasResnetError(f"ImageNet weights need 3 channels{' and 224x224 input' if include_top else ''},"
-                                       f" got input_shape={tuple(shape)}")
-        kwargs.setdefault("preprocessing", IMAGENET_PREPROCESSING[self.version])
-        model = self.build(**{**kwargs, "weights": None})
-        path = fetch_imagenet_weights(self.name, include_top)
-        load_layer_weights(model, read_legacy_h5(path), path,
-                           reverse_first_conv_channels=kwargs["preprocessing"] == "caffe")
-        return model
+                                       f" got input_shape={tuple(input_shape)}")
+        return fetch_imagenet_weights(self.name, include_top)
 
     @property
     def default_input_shape(self):

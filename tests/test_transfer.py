@@ -130,15 +130,41 @@ def test_frozen_epoch_changes_only_the_head(finetuned, pretrained):
                 np.testing.assert_array_equal(got, want, err_msg=name)
 
 
-def test_unfrozen_epoch_trains_the_backbone_and_its_batchnorm(finetuned, pretrained):
+def changed_weights(before, after):
+    """{layer name: [whether each weight array changed]}."""
+    return {name: [not np.array_equal(a, b) for a, b in zip(after[name], before[name])] for name in before}
+
+
+def batchnorm_layers(model):
+    names = [layer.name for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    assert names
+    return names
+
+
+def convolutions(model):
+    return [layer.name for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+
+
+def test_fine_tune_batchnorm_train_the_default_trains_the_backbone_and_its_batchnorm(finetuned):
     result, _ = finetuned
     after_frozen = load_checkpoint(checkpoint_file(result.run_dir, 1))
-    final = by_layer(result.model)
-    changed = {name: [not np.array_equal(a, b) for a, b in zip(final[name], after_frozen[name])]
-               for name in after_frozen}
-    assert changed["conv1_conv"] == [True] and all(changed["predictions"])
-    batchnorm = [name for name in final if name.endswith("_bn")]
-    assert batchnorm and all(all(changed[name]) for name in batchnorm)  # gamma, beta, mean, variance
+    changed = changed_weights(after_frozen, by_layer(result.model))
+    assert all(changed[name] == [True] for name in convolutions(result.model)) and all(changed["predictions"])
+    assert all(all(changed[name]) for name in batchnorm_layers(result.model))  # gamma, beta, mean, variance
+
+
+@pytest.mark.parametrize("freeze_epochs", [1, 0], ids=["after-a-frozen-epoch", "no-frozen-phase"])
+def test_fine_tune_batchnorm_frozen_keeps_every_batchnorm_as_loaded(digits, pretrained, tmp_path, freeze_epochs):
+    """Moving mean/variance (and gamma/beta) stay bit for bit through a fine-tuning epoch, while the convolutions
+    train."""
+    result = train(data=digits, weights=pretrained[0], freeze_epochs=freeze_epochs, epochs=freeze_epochs + 1,
+                   fine_tune_batchnorm="frozen", run_dir=str(tmp_path / "run"), **FAST)
+    before = load_checkpoint(checkpoint_file(result.run_dir, 1)) if freeze_epochs else pretrained[1]
+    changed = changed_weights({name: arrays for name, arrays in before.items() if name != "predictions"},
+                              by_layer(result.model))
+    assert all(changed[name] == [True] for name in convolutions(result.model))
+    assert not any(any(changed[name]) for name in batchnorm_layers(result.model))
+    assert [phase["batchnorm_frozen"] for phase in result.metrics["phases"]] == [True] * (freeze_epochs + 1)
 
 
 def test_frozen_batchnorm_runs_in_inference_mode():
@@ -164,6 +190,8 @@ def test_config_history_and_checkpoints_record_the_two_phases(finetuned, pretrai
     resolved = config["resolved"]
     assert resolved["pretrained"]["kind"] == "keras" and resolved["model_options"] == PRETRAINED_OPTIONS
     assert [phase["backbone_frozen"] for phase in resolved["phases"]] == [True, False]
+    assert [phase["batchnorm_frozen"] for phase in resolved["phases"]] == [True, False]
+    assert config["fine_tune_batchnorm"] == "train"  # the default
     assert resolved["fine_tune_learning_rate_used"] == pytest.approx(0.01 * 16 / 128)
     assert resolved["image_shape"] == [28, 28, 3]
     history = json.load(open(os.path.join(result.run_dir, "history.json")))
@@ -325,6 +353,12 @@ def test_imagenet_weights_path_with_gray_data(digits, tmp_path, monkeypatch):
     assert resolved["image_shape"] == [28, 28, 3]
     offsets = result.model.get_layer("preprocessing").get_config()["offset"]
     np.testing.assert_allclose(offsets, [-123.68, -116.779, -103.939])
+    by_path = transfer.load_pretrained(resolve_config(model="resnet20", weights=str(path)))  # the file as a PATH
+    assert (by_path.kind, by_path.model_options) == ("keras_applications_h5", {"preprocessing": "caffe"})
+    built = zoo.build_model("resnet20", include_top=False, weights=str(path))  # the builder reads it alike
+    np.testing.assert_allclose(built.get_layer("preprocessing").get_config()["offset"], offsets)
+    np.testing.assert_array_equal(built.get_layer("conv1_conv").get_weights()[0],
+                                  by_path.layer_weights["conv1_conv"][0])
 
 
 def test_weights_h5_file_and_a_checkpoint_as_weights(digits, pretrained, finetuned, tmp_path):
@@ -351,10 +385,12 @@ def test_cli_options(digits, pretrained, tmp_path):
     common = ["train", "--model", "resnet8", "--data", digits, "--weights", pretrained[0], "--batch-size", "16",
               "--steps-per-epoch", "1", "--precision", "float32", "--verbose", "0", "--no-tensorboard"]
     result = CliRunner().invoke(main, [*common, "--epochs", "2", "--freeze-epochs", "1", "--fine-tune-lr", "0.5x",
-                                       "--learning-rate", "0.2", "--run-dir", str(tmp_path / "run")])
+                                       "--fine-tune-batchnorm", "frozen", "--learning-rate", "0.2",
+                                       "--run-dir", str(tmp_path / "run")])
     assert result.exit_code == 0, result.output
     saved = json.load(open(tmp_path / "run" / "config.json"))
     assert (saved["weights"], saved["freeze_epochs"], saved["fine_tune_learning_rate"]) == (pretrained[0], 1, 0.1)
+    assert saved["fine_tune_batchnorm"] == "frozen" and saved["resolved"]["phases"][1]["batchnorm_frozen"] is True
     bad = CliRunner().invoke(main, [*common, "--epochs", "2", "--freeze-epochs", "2"])
     assert bad.exit_code == 1 and "Traceback" not in bad.output
     assert "freeze_epochs=2 leaves none of the 2 epochs" in bad.output and "--epochs" in bad.output
@@ -373,6 +409,7 @@ def test_cli_options(digits, pretrained, tmp_path):
     ({"model_options": {"classes": 5}}, "model option 'classes' is not for train"),
     ({"model_options": {"weights": "imagenet"}}, "--weights"),
     ({"weights": ""}, "must be imagenet or the path"),
+    ({"weights": "imagenet", "fine_tune_batchnorm": "sometimes"}, "fine_tune_batchnorm='sometimes' is not supported"),
 ])
 def test_bad_combinations_are_one_line_errors(options, words):
     with pytest.raises(KerasResnetError, match=words) as error:
@@ -401,6 +438,12 @@ def test_weights_that_do_not_fit_say_what_to_do(digits, pretrained, tmp_path):
     dense = keras.Sequential([keras.Input((28, 28, 3)), keras.layers.Flatten(), keras.layers.Dense(3)])
     dense.save(tmp_path / "not_a_resnet.keras")
     assert "another architecture" in attempt(weights=str(tmp_path / "not_a_resnet.keras"))
-    message = attempt(weights=pretrained[0], model_options={"preprocessing": "rescale"})
-    assert "preprocessing='rescale' does not match" in message and "drop that model option" in message
     assert "--image-size 4 or larger" in attempt(weights=pretrained[0], image_size=2)
+
+
+def test_a_preprocessing_model_option_wins_over_the_weights_with_a_warning(pretrained):
+    config = resolve_config(model="resnet8", weights=pretrained[0], model_options={"preprocessing": "rescale"})
+    with pytest.warns(UserWarning, match="preprocessing='rescale' overrides the preprocessing='symmetric' the weights "
+                                         "in '.*' were trained with.*leave preprocessing out") as warned:
+        weights = transfer.load_pretrained(config)
+    assert weights.model_options == {"preprocessing": "rescale"} and "\n" not in str(warned[0].message)

@@ -24,6 +24,7 @@ STRATEGIES = ("auto", "default", "mirrored", "multi_worker", "tpu")
 PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
 JIT_COMPILE = ("auto", "on", "off")
 BAD_IMAGE = ("error", "skip")
+FINE_TUNE_BATCHNORM = ("frozen", "train")
 
 # Per-optimizer defaults for options left at None.
 DEFAULT_LEARNING_RATE = {"sgd": 0.1, "adamw": 1e-3}  # for a global batch of REFERENCE_BATCH_SIZE
@@ -50,6 +51,9 @@ class TrainConfig:
     weights: str | None = None  # imagenet | PATH (.keras, .weights.h5, keras.applications .h5); None: from scratch
     freeze_epochs: int = 0  # with weights: train only the new head this many epochs (backbone + its BN frozen)
     fine_tune_learning_rate: float | str | None = None  # after freeze_epochs: a rate, or "0.1x" of learning_rate
+    fine_tune_batchnorm: str = "train"  # with weights, while fine-tuning the backbone: train (batch statistics,
+    #   all updated) | frozen (inference mode, statistics and gamma/beta fixed, as Keras' transfer-learning guide);
+    #   benchmarks/fine_tune_batchnorm.py: train wins, and frozen diverges at higher fine-tuning rates
     # data
     data: str = "bundled"  # bundled | folder | .npz | TFRecords | tfds:NAME | cifar10, cifar100, mnist, fashion_mnist
     image_size: int | list | None = None  # resize to this (int or [h, w]); None keeps the dataset's size
@@ -266,7 +270,7 @@ def _validate_warmup(c: TrainConfig) -> None:
 
 
 def _validate_transfer(c: TrainConfig) -> None:
-    """weights / freeze_epochs / fine_tune_learning_rate, alone and together (in place)."""
+    """weights / freeze_epochs / fine_tune_learning_rate / fine_tune_batchnorm, alone and together (in place)."""
     if c.weights is not None:
         c.weights = os.fspath(c.weights).strip() if isinstance(c.weights, (str, os.PathLike)) else c.weights
         if not isinstance(c.weights, str) or not c.weights:
@@ -274,6 +278,8 @@ def _validate_transfer(c: TrainConfig) -> None:
         if c.weights.lower() == "imagenet":
             c.weights = "imagenet"
     c.freeze_epochs = _number("freeze_epochs", c.freeze_epochs, int, 0)
+    c.fine_tune_batchnorm = str(c.fine_tune_batchnorm).strip().lower()
+    _check_choice("fine_tune_batchnorm", c.fine_tune_batchnorm, FINE_TUNE_BATCHNORM)
     if not c.freeze_epochs:
         if c.fine_tune_learning_rate is not None:
             raise KerasResnetError(

@@ -143,25 +143,30 @@ def _plan(config, splits, choice, augment_shape=None) -> _Plan:
 
 @dataclasses.dataclass
 class _Phase:
-    """One ``model.fit`` of the run: epochs [start, end) at ``learning_rate``, backbone frozen or not."""
+    """One ``model.fit`` of the run: epochs [start, end) at ``learning_rate``, backbone (and its BatchNorm) frozen
+    or not."""
 
     number: int  # 1, 2: recorded in each checkpoint so a resumed run knows where it stopped
     start: int
     end: int
     learning_rate: float
     frozen: bool
+    batchnorm_frozen: bool
 
     def describe(self) -> dict:
         return {"phase": self.number, "epochs": [self.start, self.end], "backbone_frozen": self.frozen,
-                "learning_rate_used": self.learning_rate}
+                "batchnorm_frozen": self.batchnorm_frozen, "learning_rate_used": self.learning_rate}
 
 
 def _phases(config, plan) -> list[_Phase]:
-    """One phase for ordinary training; frozen head-only epochs, then fine-tuning, with ``freeze_epochs``."""
+    """One phase for ordinary training; frozen head-only epochs, then fine-tuning, with ``freeze_epochs``.
+    Fine-tuning pretrained weights keeps the backbone's BatchNorm frozen with ``fine_tune_batchnorm="frozen"``."""
+    tuned_batchnorm_frozen = config.weights is not None and config.fine_tune_batchnorm == "frozen"
     if not config.freeze_epochs:
-        return [_Phase(1, 0, config.epochs, plan.learning_rate, frozen=False)]
-    return [_Phase(1, 0, config.freeze_epochs, plan.learning_rate, frozen=True),
-            _Phase(2, config.freeze_epochs, config.epochs, plan.fine_tune_learning_rate, frozen=False)]
+        return [_Phase(1, 0, config.epochs, plan.learning_rate, frozen=False, batchnorm_frozen=tuned_batchnorm_frozen)]
+    return [_Phase(1, 0, config.freeze_epochs, plan.learning_rate, frozen=True, batchnorm_frozen=True),
+            _Phase(2, config.freeze_epochs, config.epochs, plan.fine_tune_learning_rate, frozen=False,
+                   batchnorm_frozen=tuned_batchnorm_frozen)]
 
 
 def _start_phase(phases, state) -> int:
@@ -349,7 +354,7 @@ def _compile(model, config, plan, classes, phase):
     over the phase's epochs (a new optimizer because its state is per trainable variable)."""
     from keras_resnet.training.optimizers import make_optimizer
 
-    transfer.set_backbone_trainable(model, not phase.frozen)
+    transfer.set_backbone_trainable(model, not phase.frozen, batchnorm=not phase.batchnorm_frozen)
     schedule = schedule_for(config, phase.learning_rate, plan.steps_per_epoch, phase.end - phase.start,
                             plan.global_batch)
     loss, metrics = _loss_and_metrics(config, classes)
@@ -562,8 +567,9 @@ def train(config=None, *, splits=None, callbacks=(), **options) -> TrainResult:
             if len(phases) > 1 and initial_epoch < phase.end:
                 epochs = (f"epoch {phase.end}" if phase.end - phase.start == 1
                           else f"epochs {phase.start + 1}-{phase.end}")
-                _say(choice, config, f"Phase {phase.number}, {epochs} of {config.epochs}: "
-                                     f"{'backbone frozen, training the new head' if phase.frozen else 'all layers'} "
+                what = ("backbone frozen, training the new head" if phase.frozen else
+                        "all layers but BatchNorm (inference mode)" if phase.batchnorm_frozen else "all layers")
+                _say(choice, config, f"Phase {phase.number}, {epochs} of {config.epochs}: {what} "
                                      f"at learning rate {phase.learning_rate:g}")
             start = max(initial_epoch, phase.start)
             done_in_epoch = state.get("steps_in_epoch", 0) if state and start == state["epochs_done"] else 0

@@ -6,18 +6,20 @@ export and resume see nothing new), copies the pretrained weights into every lay
 head by name, trains only the head for ``freeze_epochs`` epochs, then unfreezes everything.
 
 Where the weights come from, and the input preprocessing they need (the model takes raw
-0-255 pixels either way, because the matching preprocessing is built into it):
+0-255 pixels either way, because the matching preprocessing is built into it). The files are
+read by ``keras_resnet.weights.read_weights_file``, as the builders read them, so a run and
+``build_model(name, weights=PATH)`` build in the same preprocessing:
 
-- ``"imagenet"``: keras.applications' file for the zoo model (resnet50/101/152 and V2),
-  with "caffe" (v1) or "symmetric" (v2) preprocessing, as ``build_model`` does.
+- ``"imagenet"``: keras.applications' file for the zoo model (resnet50/101/152 and V2).
+- keras.applications-style ``.h5``: "caffe" (v1, first-conv channels reversed: those files
+  are BGR) or "symmetric" (v2).
 - ``.keras`` (e.g. another run's ``model.keras``): the saved model's own preprocessing
   layer is adopted (its scale and offset are matched to a ``preprocessing`` option).
-- keras.applications-style ``.h5``: the keras.applications convention, "caffe" (v1,
-  first-conv channels reversed: those files are BGR) or "symmetric" (v2).
 - ``.weights.h5`` (``model.save_weights``, or a run's checkpoint): holds no preprocessing;
   the run's ``model_options`` (default "rescale") must be those the weights were trained with.
 
-A ``preprocessing`` model option that contradicts the weights is an error, not a silent mismatch.
+A ``preprocessing`` model option still wins; one the weights were not trained with is said in a
+one-line warning.
 
 The data is converted to the channels the weights take when ``channels`` is left out (gray
 digits become RGB for ImageNet weights; augmentation is still chosen for the data's own
@@ -32,6 +34,14 @@ With ``freeze_epochs=0`` the whole network trains from the weights at ``learning
 While frozen, every backbone layer has ``trainable = False``; for BatchNormalization that
 also means inference mode in Keras 3 (``training and self.trainable``): moving statistics
 are used and left unchanged (stochastic depth, a regulariser, still drops units).
+
+BatchNorm while fine-tuning (phase 2, or the whole run with ``freeze_epochs=0``):
+``fine_tune_batchnorm="train"`` (the default) trains the backbone's BatchNormalization layers:
+batch statistics (per replica unless ``sync_batchnorm``), moving statistics updated, gamma/beta
+learned. ``"frozen"`` (Keras' transfer-learning guide) keeps them frozen: inference mode, moving
+statistics used and not updated, and gamma/beta fixed too (Keras 3 freezes a layer's weights
+with its mode); convolutions and the head train. ``benchmarks/fine_tune_batchnorm.py`` measured
+"train" better on a digits transfer task, and "frozen" diverging at the higher fine-tuning rate.
 """
 
 from __future__ import annotations
@@ -40,10 +50,8 @@ import dataclasses
 import os
 import re
 
-import numpy as np
-
 from keras_resnet.errors import KerasResnetError, first_line
-from keras_resnet.naming import FIRST_CONV, HEAD_LAYERS, PREPROCESSING as PREPROCESSING_LAYER
+from keras_resnet.naming import HEAD_LAYERS
 
 PREPROCESSING_KEYS = ("preprocessing", "pixel_mean", "pixel_std")
 
@@ -73,106 +81,29 @@ def recorded(saved_config, config) -> Pretrained | None:
     return Pretrained(record["source"], record.get("kind", "unknown"), {}, record.get("channels"), options)
 
 
-def _model_version(name: str) -> str:
-    return "v2" if name.endswith("v2") else "v1"
+def _from_file(config, path, source=None) -> Pretrained:
+    """A keras.applications .h5 or a .keras file, with the preprocessing the weights were trained with (or the run's
+    explicit one: see ``keras_resnet.preprocessing.choose_preprocessing``); ``source`` "imagenet" for that file."""
+    from keras_resnet.preprocessing import AUTO, choose_preprocessing
+    from keras_resnet.weights import read_weights_file
 
-
-def _check_preprocessing(config, required: dict, where: str) -> dict:
-    """``required`` unless the run's model options set a preprocessing the weights were not trained with."""
-    given = config.model_options.get("preprocessing", required.get("preprocessing"))
-    if "preprocessing" in config.model_options and given != required.get("preprocessing"):
-        raise KerasResnetError(
-            f"model option preprocessing={given!r} does not match {where}, trained with "
-            f"preprocessing={required.get('preprocessing')!r}: drop that model option (the matching "
-            "preprocessing is built into the model)"
-        )
-    return required
+    weights = read_weights_file(path)
+    options = choose_preprocessing(config.model_options.get("preprocessing", AUTO), weights.trained_with,
+                                   "the ImageNet weights" if source else f"'{path}'")
+    return Pretrained(source or path, source or weights.kind, weights.layer_weights_for(options["preprocessing"]),
+                      weights.channels, options)
 
 
 def _imagenet(config) -> Pretrained:
-    from keras_resnet.training.precision import dtype_policy
-    from keras_resnet.weights import IMAGENET_PREPROCESSING, KERAS_APPLICATIONS_HASHES
-    from keras_resnet.zoo import build_model
+    from keras_resnet.weights import KERAS_APPLICATIONS_HASHES
+    from keras_resnet.zoo import get_entry
 
     if config.model not in KERAS_APPLICATIONS_HASHES:
         raise KerasResnetError(
             f"no ImageNet weights for model {config.model!r}: they exist for {', '.join(KERAS_APPLICATIONS_HASHES)}"
             "; pick one of those with --model, or pass --weights PATH of a model of yours"
         )
-    options = _check_preprocessing(config, {"preprocessing": IMAGENET_PREPROCESSING[_model_version(config.model)]},
-                                   "the ImageNet weights")
-    with dtype_policy("float32"):
-        backbone = build_model(config.model, weights="imagenet", include_top=False,
-                               **{**config.model_options, **options})
-    layer_weights = {layer.name: layer.get_weights() for layer in backbone.layers if layer.weights}
-    return Pretrained("imagenet", "imagenet", layer_weights, 3, options)
-
-
-def matching_preprocessing(layer, channels: int) -> dict:
-    """The ``preprocessing`` model options that rebuild ``layer`` (a saved model's Rescaling), or raise."""
-    import keras
-
-    from keras_resnet.models import IMAGENET_MEAN, IMAGENET_STD, PREPROCESSING, preprocessing_layer
-
-    if layer is None:
-        return {"preprocessing": None}
-    if not isinstance(layer, keras.layers.Rescaling):
-        raise KerasResnetError(
-            f"the saved model's {PREPROCESSING_LAYER!r} layer is a {type(layer).__name__}, not Rescaling: "
-            "give a model saved by keras_resnet"
-        )
-
-    def per_channel(value):  # a scalar, or one value per channel (shaped (channels, 1, 1) when channels_first)
-        return np.broadcast_to(np.asarray(value, np.float64).reshape(-1), (channels,))
-
-    saved = layer.get_config()
-    scale, offset = per_channel(saved["scale"]), per_channel(saved["offset"])
-    for kind in PREPROCESSING:
-        if kind is None:
-            continue
-        candidate = preprocessing_layer(kind, channels, IMAGENET_MEAN, IMAGENET_STD).get_config()
-        if (np.allclose(per_channel(candidate["scale"]), scale, rtol=1e-6)
-                and np.allclose(per_channel(candidate["offset"]), offset, rtol=1e-6, atol=1e-9)):
-            return {"preprocessing": kind}
-    if np.any(scale <= 0):
-        raise KerasResnetError(
-            f"the saved model's preprocessing (scale {scale.tolist()}) is not one keras_resnet builds: "
-            "give a model saved by keras_resnet"
-        )
-    std = 1.0 / (255.0 * scale)  # standardize: (x / 255 - mean) / std = x * scale + offset
-    return {"preprocessing": "standardize", "pixel_mean": (-offset * std).tolist(), "pixel_std": std.tolist()}
-
-
-def _keras_file(config, path) -> Pretrained:
-    import keras
-
-    import keras_resnet  # noqa: F401  (registers our layers so saved models load)
-
-    try:
-        saved = keras.saving.load_model(path, compile=False, safe_mode=True)
-    except Exception as error:  # Keras raises many types for a bad file
-        reason = first_line(error)
-        raise KerasResnetError(
-            f"--weights '{path}' could not be loaded as a Keras model ({reason}): give a .keras file saved by "
-            "model.save(), e.g. another run's model.keras"
-        ) from None
-    channels = int(saved.inputs[0].shape[-1]) if getattr(saved, "inputs", None) else None
-    names = {layer.name for layer in saved.layers}
-    layer = saved.get_layer(PREPROCESSING_LAYER) if PREPROCESSING_LAYER in names else None
-    options = _check_preprocessing(config, matching_preprocessing(layer, channels or 3), f"'{path}'")
-    layer_weights = {layer.name: layer.get_weights() for layer in saved.layers if layer.weights}
-    return Pretrained(path, "keras", layer_weights, channels, options)
-
-
-def _keras_applications_h5(config, path) -> Pretrained:
-    from keras_resnet.weights import IMAGENET_PREPROCESSING, first_conv_bgr_to_rgb, read_legacy_h5
-
-    options = {"preprocessing": config.model_options.get(
-        "preprocessing", IMAGENET_PREPROCESSING[_model_version(config.model)])}
-    layer_weights = read_legacy_h5(path)
-    if options["preprocessing"] == "caffe":  # BGR-trained first conv -> our RGB input
-        layer_weights = first_conv_bgr_to_rgb(layer_weights)
-    return Pretrained(path, "keras_applications_h5", layer_weights, _first_conv_channels(layer_weights), options)
+    return _from_file(config, get_entry(config.model).imagenet_weights(include_top=False), source="imagenet")
 
 
 def _h5_layout(path):
@@ -217,11 +148,6 @@ def _weights_h5(config, path) -> Pretrained:
     return Pretrained(path, "weights_h5", layer_weights, channels, {})
 
 
-def _first_conv_channels(layer_weights):
-    kernel = (layer_weights.get(FIRST_CONV) or [None])[0]
-    return int(kernel.shape[2]) if kernel is not None and kernel.ndim == 4 else None
-
-
 def load_pretrained(config) -> Pretrained | None:
     """The weights ``config.weights`` names, read once (before the data: they decide its channels)."""
     if config.weights is None:
@@ -237,7 +163,7 @@ def load_pretrained(config) -> Pretrained | None:
         )
     lower = path.lower()
     if lower.endswith(".keras"):
-        return _keras_file(config, path)
+        return _from_file(config, path)
     if lower.endswith(".weights.h5"):
         return _weights_h5(config, path)
     if lower.endswith((".h5", ".hdf5")):
@@ -246,7 +172,7 @@ def load_pretrained(config) -> Pretrained | None:
         except OSError:
             legacy = False
         if legacy:
-            return _keras_applications_h5(config, path)
+            return _from_file(config, path)
         raise KerasResnetError(
             f"--weights '{path}' is not a keras.applications weight file (no layer_names): give a .keras or "
             ".weights.h5 file"
@@ -285,8 +211,12 @@ def load_into(model, pretrained: Pretrained, model_name: str) -> int:
     return len(names - set(HEAD_LAYERS))
 
 
-def set_backbone_trainable(model, trainable: bool) -> None:
-    """Freezes (or unfreezes) every layer but the head; frozen BatchNorm runs in inference mode."""
+def set_backbone_trainable(model, trainable: bool, batchnorm: bool = True) -> None:
+    """Freezes (or unfreezes) every layer but the head; ``batchnorm=False`` keeps the backbone's BatchNormalization
+    layers frozen even when it is unfrozen. Frozen BatchNorm runs in inference mode (see the module docstring)."""
+    import keras
+
     for layer in model.layers:
         if layer.name not in HEAD_LAYERS:
-            layer.trainable = trainable
+            is_batchnorm = isinstance(layer, keras.layers.BatchNormalization)
+            layer.trainable = trainable and (batchnorm or not is_batchnorm)
