@@ -217,7 +217,7 @@ def test_finetuned_model_reloads_safely_with_the_pretrained_preprocessing(finetu
 
 
 def test_finetuned_run_exports_and_verifies(finetuned, tmp_path):
-    export = pytest.importorskip("keras_resnet.export")
+    from keras_resnet import export
     result, _ = finetuned
     exported = export.export_all(result.run_dir, tmp_path / "export", formats="tflite", modes="float32,int8",
                                  calibration_size=24, verify_images=16, evaluate=False, progress=False)
