@@ -152,10 +152,12 @@ def main(argv=None):
             out = os.path.join(scratch, name)
             os.makedirs(out)
             runs[name] = _in_fresh_process(["--measure", data, out, *common, *extra])
+    from keras_resnet.training.precision import speed_flags
+
     streamed = runs["streamed"]
     result = {
         "benchmark": "export_memory", "python": platform.python_version(), "machine": platform.machine(),
-        "cpus": os.cpu_count(), "data": generated, "modes": args.modes, "runs": runs,
+        "cpus": os.cpu_count(), "cpu_flags": speed_flags(), "data": generated, "modes": args.modes, "runs": runs,
         "target_growth_mb": TARGET_GROWTH_MB, "growth_mb": streamed["growth_mb"],
         "target_met": streamed["growth_mb"] < TARGET_GROWTH_MB,
     }

@@ -76,6 +76,7 @@ def main(argv=None):
     from keras_resnet.export.calibration import stratified_sample
     from keras_resnet.export.datasets import load_export_data
     from keras_resnet.export.runtime import all_threads
+    from keras_resnet.training.precision import speed_flags
 
     name = "resnet50" if args.resnet50 else "resnet20"
     shape = (224, 224, 3) if args.resnet50 else (28, 28, 1)
@@ -127,7 +128,8 @@ def main(argv=None):
             "model": name,
             "input_shape": list(shape),
             "training": trained,
-            "machine": {"platform": platform.platform(), "cpus": all_threads(), "python": platform.python_version()},
+            "machine": {"platform": platform.platform(), "cpus": all_threads(), "cpu_flags": speed_flags(),
+                        "python": platform.python_version()},
             "heldout_images": int(len(test_y)),
             "eval_seconds_per_artifact": args.eval_seconds or (30.0 if args.resnet50 else None),
             "images_scored": {row["name"]: row["images"] for row in report["artifacts"]},

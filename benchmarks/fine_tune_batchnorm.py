@@ -143,11 +143,11 @@ def main(argv=None):
     import tensorflow as tf
 
     from keras_resnet.files import write_json
-    from keras_resnet.training.precision import cpu_flags
+    from keras_resnet.training.precision import speed_flags
 
     started = time.time()
     report = run(args)
-    flags = sorted(cpu_flags() & {"amx_bf16", "avx512_bf16", "avx512f", "avx2"})
+    flags = speed_flags()
     report.update({"seconds": round(time.time() - started, 1), "cpu_count": os.cpu_count(), "cpu_flags": flags,
                    "load_average": os.getloadavg(), "tensorflow": tf.__version__, "keras": keras.__version__,
                    "python": platform.python_version()})

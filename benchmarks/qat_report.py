@@ -94,6 +94,7 @@ def main(argv=None):
     from keras_resnet.export.datasets import load_export_data
     from keras_resnet.export.optimize import predict
     from keras_resnet.export.runtime import all_threads
+    from keras_resnet.training.precision import speed_flags
     from keras_resnet.export.source import load_source
 
     data = load_export_data("bundled", (28, 28, 1))
@@ -140,7 +141,8 @@ def main(argv=None):
             "benchmark": "qat_report",
             "model": "resnet20",
             "training": trained,
-            "machine": {"platform": platform.platform(), "cpus": all_threads(), "python": platform.python_version()},
+            "machine": {"platform": platform.platform(), "cpus": all_threads(), "cpu_flags": speed_flags(),
+                        "python": platform.python_version()},
             "heldout_images": int(len(test_y)),
             "seconds": {"train": round(train_seconds, 2), "export_with_fine_tuning": round(export_seconds, 2),
                         "fine_tuning": {name: info["fine_tune_seconds"]

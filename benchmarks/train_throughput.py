@@ -128,7 +128,7 @@ def baseline(name, size, batch, classes=10):
 def cpu_benchmark(quick):
     """Each contender: one warm-up fit, then ``repeats`` timed fits, alternating with the other contender so
     both see the same background load; the best fit of each counts (the machine may be shared)."""
-    from keras_resnet.training.precision import cpu_flags
+    from keras_resnet.training.precision import speed_flags
 
     results = []
     for name, size, batch, warmup, steps in CPU_CASES.values():
@@ -148,7 +148,7 @@ def cpu_benchmark(quick):
         entry["speedup"] = round(entry["ours"]["images_per_second"] / entry["baseline"]["images_per_second"], 2)
         results.append(entry)
         print(json.dumps({name: entry["speedup"]}), file=sys.stderr, flush=True)
-    flags = sorted(cpu_flags() & {"amx_bf16", "avx512_bf16", "avx512f", "avx2"})
+    flags = speed_flags()
     return {"mode": "cpu", "cpu_count": os.cpu_count(), "cpu_flags": flags, "load_average": os.getloadavg(),
             "results": results, "target_speedup": 1.5}
 

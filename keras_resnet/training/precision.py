@@ -27,6 +27,14 @@ def cpu_flags(cpuinfo_path: str = "/proc/cpuinfo") -> set[str]:
     return set()
 
 
+SPEED_FLAGS = ("amx_bf16", "avx512_bf16", "avx512f", "avx2")  # what decides CPU speed here; benchmarks print them
+
+
+def speed_flags() -> list[str]:
+    """Which of ``SPEED_FLAGS`` this CPU has, for benchmark records (machines differ: AMX or not)."""
+    return sorted(cpu_flags() & set(SPEED_FLAGS))
+
+
 def cpu_supports_bfloat16(cpuinfo_path: str = "/proc/cpuinfo") -> bool:
     """Whether the CPU computes bfloat16 natively (AMX-BF16 or AVX512-BF16)."""
     return bool(cpu_flags(cpuinfo_path) & set(BF16_CPU_FLAGS))
