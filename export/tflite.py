@@ -27,6 +27,7 @@ import warnings
 import numpy as np
 
 from keras_resnet.errors import KerasResnetError, first_line
+from keras_resnet.startup import native_output_captured
 
 MODES = ("float32", "float16", "dynamic", "int8", "int16x8")
 FULL_INTEGER_MODES = ("int8", "int16x8")
@@ -110,7 +111,7 @@ def convert(source_dir: str, mode: str, representative_dataset=None, int8_io: st
         # Off: one pass, byte-identical model (checked on ResNet-20).
         converter.experimental_new_quantizer = False
     try:
-        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), native_output_captured(2):
             warnings.simplefilter("ignore")  # "Statistics for quantized inputs were expected ..."
             return bytes(converter.convert())
     except KerasResnetError:

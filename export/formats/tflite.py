@@ -15,6 +15,7 @@ import tempfile
 import numpy as np
 
 from keras_resnet.errors import KerasResnetError, first_line
+from keras_resnet.startup import native_output_captured
 
 from .. import labels as sidecars
 from ..runtime import Artifact, all_threads
@@ -122,11 +123,12 @@ class TFLiteArtifact(Artifact):
         key = (batch, threads)
         if key not in self._interpreters:
             try:
-                interpreter = Interpreter(model_path=path or self.path, num_threads=threads or all_threads())
-                if batch != 1:
-                    index = interpreter.get_input_details()[0]["index"]
-                    interpreter.resize_tensor_input(index, [batch, *interpreter.get_input_details()[0]["shape"][1:]])
-                interpreter.allocate_tensors()
+                with native_output_captured(2):  # "INFO: Created TensorFlow Lite XNNPACK delegate for CPU."
+                    interpreter = Interpreter(model_path=path or self.path, num_threads=threads or all_threads())
+                    if batch != 1:
+                        detail = interpreter.get_input_details()[0]
+                        interpreter.resize_tensor_input(detail["index"], [batch, *detail["shape"][1:]])
+                    interpreter.allocate_tensors()
             except (ValueError, RuntimeError) as error:
                 if batch != 1:
                     return None  # cannot resize: the caller falls back to batch 1
