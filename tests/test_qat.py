@@ -13,9 +13,11 @@ import pytest
 
 import keras
 import tensorflow as tf
-if importlib.util.find_spec("tf_keras") is None or importlib.util.find_spec("tensorflow_model_optimization") is None:
-    pytest.skip("needs tf-keras and tensorflow-model-optimization", allow_module_level=True)
-# (not importorskip: importing tfmot here would set TF_USE_LEGACY_KERAS, which the package must not do)
+
+# tf-keras and tfmot are dependencies: a broken install fails here instead of skipping the module. (Found, not
+# imported: importing tfmot would set TF_USE_LEGACY_KERAS, which only the package may do, and undo.)
+assert importlib.util.find_spec("tf_keras") and importlib.util.find_spec("tensorflow_model_optimization"), \
+    "tf-keras and tensorflow-model-optimization are install requirements: pip install '.[test]'"
 
 import keras_resnet
 from keras_resnet.data import load_dataset
