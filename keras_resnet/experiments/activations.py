@@ -31,7 +31,7 @@ PAPER_NOTE = (f"Paper columns: {paper_results.IDENTITY_MAPPINGS}, Table 2 — Re
               " option-A identity shortcuts, as the CIFAR ResNets of both papers.")
 
 
-def run_activations(out="experiments/activations", *, variants=DEFAULT_ACTIVATIONS, depth=None, data="bundled",
+def run_activations(out="runs/experiments/activations", *, variants=DEFAULT_ACTIVATIONS, depth=None, data="bundled",
                     recipe="tiny", epochs=None, train_images=None, seed=0, verbose=None):
     """Trains a ResNet of ``depth`` (default 20; 110 with the paper recipe) with each activation order
     (``ACTIVATION_VARIANTS`` names or "all"); writes activations.json, activations.md (final errors

@@ -48,7 +48,7 @@ def final_train_errors(records):
     return errors
 
 
-def run_degradation(out="experiments/degradation", *, depths=DEFAULT_DEPTHS, data="bundled", recipe="tiny",
+def run_degradation(out="runs/experiments/degradation", *, depths=DEFAULT_DEPTHS, data="bundled", recipe="tiny",
                     epochs=None, train_images=None, seed=0, verbose=None):
     """Trains plain and residual nets of each depth under one recipe; writes degradation.json, .md and .png.
 

@@ -85,7 +85,7 @@ def identity_models(depth=20, version="v1"):
                       {**options, "zero_init_residual": True})]
 
 
-def run_identity(out="experiments/identity", *, depth=20, version="v1", data="bundled", recipe="tiny",
+def run_identity(out="runs/experiments/identity", *, depth=20, version="v1", data="bundled", recipe="tiny",
                  epochs=None, train_images=None, seed=0, verbose=None):
     """Trains a ResNet with default and with zero-initialised last-BN γ, measuring ‖F(x)‖/‖x‖ per unit
     before training and after every epoch. Writes identity.json, identity.md and identity.png to ``out``."""

@@ -41,7 +41,7 @@ PAPER_NOTE = (f"Paper column: {paper_results.IDENTITY_MAPPINGS}, Table 1 — Res
               " count; the paper's original ResNet-110 pads with zeros there (option A).")
 
 
-def run_shortcuts(out="experiments/shortcuts", *, variants=DEFAULT_SHORTCUTS, depth=None, data="bundled",
+def run_shortcuts(out="runs/experiments/shortcuts", *, variants=DEFAULT_SHORTCUTS, depth=None, data="bundled",
                   recipe="tiny", epochs=None, train_images=None, seed=0, verbose=None):
     """Trains a v1 ResNet of ``depth`` (default 20; 110 with the paper recipe) with each shortcut variant
     (``SHORTCUT_VARIANTS`` names or "all"); writes shortcuts.json, shortcuts.md (final errors beside
