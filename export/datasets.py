@@ -89,13 +89,9 @@ def same_source(first, second) -> bool:
 
 def check_data(source, stream=None, label_offset=None) -> None:
     """Refuses, before any work, data that is not there and options its kind does not take."""
-    from keras_resnet.data.registry import SOURCES, find_source
+    from keras_resnet.data.registry import check_options
 
-    entry = find_source(os.fspath(source))
-    for option, value in (("stream", stream), ("label_offset", label_offset)):
-        if value and option not in entry.options:
-            takers = " and ".join(other.usage for other in SOURCES if option in other.options)
-            raise KerasResnetError(f"{option}={value!r} applies only to {takers} data, not '{source}': drop it")
+    check_options(os.fspath(source), stream=stream, label_offset=label_offset)
 
 
 def load_export_data(source, input_shape, data_dir=None, split: str | None = None, *, recorded: dict | None = None,

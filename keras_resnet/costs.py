@@ -125,7 +125,7 @@ def network_costs(stage_units, stage_filters=IMAGENET_FILTERS, *, block="basic",
     height, width, channels = image_dimensions(input_shape)
     tally = _Tally(options, (height, width), channels)
     _stem(tally, stem_type, stem_filters)
-    for stage, stride in unit_strides(stage_units, stage_strides, downsample_unit):
+    for stage, _, stride in unit_strides(stage_units, stage_strides, downsample_unit):
         _unit(tally, stage_filters[stage], stride)
     tally.ops(ORDERS[options.order][0], tally.channels)
     if include_top:

@@ -159,12 +159,10 @@ def ResNet(
     x = stem(x, stem_type, stem_filters, options)
 
     total_units = sum(stage_units)
-    unit_in_stage = [0] * len(stage_units)
-    for unit_index, (stage, stride) in enumerate(unit_strides(stage_units, stage_strides, downsample_unit)):
-        unit_in_stage[stage] += 1
+    for unit_index, (stage, unit, stride) in enumerate(unit_strides(stage_units, stage_strides, downsample_unit)):
         drop_rate = stochastic_depth * unit_index / max(1, total_units - 1)
         x = residual_unit(x, stage_filters[stage], stride=stride, options=options,
-                          name=naming.unit_name(stage + 2, unit_in_stage[stage]), drop_rate=drop_rate)
+                          name=naming.unit_name(stage + 2, unit + 1), drop_rate=drop_rate)
     x = apply_ops(x, ORDERS[options.order][0], naming.FINAL_ACTIVATION, options)
 
     if include_top:

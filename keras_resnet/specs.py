@@ -29,13 +29,13 @@ def cifar_units_per_stage(depth, block):
 
 
 def unit_strides(stage_units, stage_strides, downsample_unit):
-    """(stage, stride) of every unit as ``ResNet`` places them: on a stage's first unit, or (keras.applications V2,
-    'last') on the last unit of the stage before."""
+    """``(stage, unit, stride)`` of every unit as ``ResNet`` places the strides: on a stage's first unit, or
+    (keras.applications V2, 'last') on the last unit of the stage before."""
     for stage, units in enumerate(stage_units):
         for unit in range(units):
             if downsample_unit == "first":
-                yield stage, stage_strides[stage] if unit == 0 else 1
+                yield stage, unit, stage_strides[stage] if unit == 0 else 1
                 continue
             following = stage_strides[stage + 1] if stage + 1 < len(stage_strides) else 1
             stride = following if unit == units - 1 else 1
-            yield stage, stage_strides[0] if stage == 0 and unit == 0 and stage_strides[0] != 1 else stride
+            yield stage, unit, stage_strides[0] if stage == 0 and unit == 0 and stage_strides[0] != 1 else stride

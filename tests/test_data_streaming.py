@@ -117,3 +117,15 @@ def test_streamed_tfrecords_meet_bad_images_in_the_pipeline(tmp_path):
 def test_stream_is_for_folders_and_tfrecords_only():
     with pytest.raises(KerasResnetError, match="stream=True applies only to TFRecords and FOLDER sources"):
         load_dataset("bundled", stream=True)
+
+
+def test_memory_estimate_of_tfrecords_counts_records_without_decoding_them(tmp_path):
+    """Records counted in the first file, scaled by the files' sizes; the image size read from one record."""
+    from keras_resnet.data import memory
+
+    folder = tmp_path / "shards"
+    folder.mkdir()
+    _records(folder / "train-00000-of-00002.tfrecord", [0, 1] * 5)
+    _records(folder / "train-00001-of-00002.tfrecord", [0, 1] * 5)  # the same ten photos: the same size
+    assert memory.estimate(str(folder)).decoded_bytes == 20 * 10 * 12 * 3  # photos are 12 wide, 10 high
+    assert memory.estimate(str(folder), image_size=4, channels=1).decoded_bytes == 20 * 4 * 4 * 1

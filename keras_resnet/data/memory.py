@@ -13,7 +13,6 @@ from keras_resnet.data.images import normalize_image_size
 from keras_resnet.data.tfrecords import compression_of, tfrecord_files
 
 STREAM_FRACTION = 0.5
-SAMPLE_RECORDS = 16  # TFRecords: the first records' size and image shape stand for the rest
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,22 +71,21 @@ def _folder_estimate(folder: str, size, channels: int) -> int:
 
 
 def _tfrecords_estimate(source: str, size, channels: int) -> int:
+    """Records counted in the first file and scaled by the files' total size (compressed or not alike); the
+    image size, when not given, from the first record."""
     import tensorflow as tf
 
     files = [path for split in tfrecord_files(source).values() for path in split]
-    total = sum(os.path.getsize(path) for path in files)
-    records = tf.data.TFRecordDataset(files[:1], compression_type=compression_of(files[:1])).take(SAMPLE_RECORDS)
-    sample = [bytes(record) for record in records.as_numpy_iterator()]
-    if not sample:
+    first = tf.data.TFRecordDataset(files[:1], compression_type=compression_of(files[:1]))
+    in_first = int(first.reduce(0, lambda count, _: count + 1))
+    if not in_first:
         return 0
     shape = None
     if size is None:
-        feature = tf.io.parse_single_example(sample[0], {"image/encoded": tf.io.FixedLenFeature([], tf.string)})
+        record = next(iter(first.take(1)))
+        feature = tf.io.parse_single_example(record, {"image/encoded": tf.io.FixedLenFeature([], tf.string)})
         shape = tf.image.decode_image(feature["image/encoded"], expand_animations=False).shape
-    per_record = sum(map(len, sample)) / len(sample)
-    if compression_of(files[:1]):  # compressed files hold more records per byte than the raw sample says
-        per_record /= 2
-    count = total / max(per_record, 1.0)
+    count = in_first * sum(os.path.getsize(path) for path in files) / max(os.path.getsize(files[0]), 1)
     return int(count * _pixels_per_image(size, shape) * channels)
 
 

@@ -78,17 +78,22 @@ def source_kind(source: str) -> str:
     return find_source(source).name
 
 
+def check_options(source: str, **options) -> DataSource:
+    """The registry entry of ``source``; a one-line error for any of ``SOURCE_OPTIONS`` given (not None and not
+    its "not given" value) that this kind of source does not take."""
+    entry = find_source(source)
+    for option, value in options.items():
+        if value not in (None, SOURCE_OPTIONS[option]) and option not in entry.options:
+            *others, last = [other.usage for other in SOURCES if option in other.options]
+            takers = f"{', '.join(others)} and {last}" if others else last
+            raise KerasResnetError(f"{option}={value!r} applies only to {takers} sources, not '{source}': drop it")
+    return entry
+
+
 def load_source(source: str, **options) -> DatasetSplits:
     """The raw splits of ``source`` (validation only where it has its own); refuses options it does not take.
 
     ``options`` are all of ``SOURCE_OPTIONS`` and ``IMAGE_OPTIONS``; each loader gets the ones it lists.
     """
-    entry = find_source(source)
-    for option, not_given in SOURCE_OPTIONS.items():
-        if options[option] != not_given and option not in entry.options:
-            *others, last = [other.usage for other in SOURCES if option in other.options]
-            takers = f"{', '.join(others)} and {last}" if others else last
-            raise KerasResnetError(
-                f"{option}={options[option]!r} applies only to {takers} sources, not '{source}': drop it"
-            )
+    entry = check_options(source, **{option: options[option] for option in SOURCE_OPTIONS})
     return entry.load(source, **{option: options[option] for option in entry.options})

@@ -444,7 +444,7 @@ def _heldout_fingerprint(splits) -> dict | None:
     return {"split": name, **split_fingerprint(splits, name)} if name else None
 
 
-def _stream(config) -> bool:
+def _stream(config, choice) -> bool:
     """``config.stream``, with "auto" decided from the data's decoded size against free memory (said in one line)."""
     if config.stream != "auto":
         return config.stream
@@ -453,8 +453,7 @@ def _stream(config) -> bool:
     found = estimate(config.data, config.image_size, config.channels)
     if found is None or found.fits:
         return False
-    if config.verbose != 0:
-        print(f"Streaming '{config.data}' from disk: {found.describe()} (--stream false loads it anyway)", flush=True)
+    _say(choice, config, f"Streaming '{config.data}' from disk: {found.describe()} (--stream false loads it anyway)")
     return True
 
 
@@ -505,7 +504,7 @@ def train(config=None, *, splits=None, callbacks=(), **options) -> TrainResult:
 
     pretrained = _pretrained(config)  # before the data: the weights decide its channels
     given = splits is not None
-    stream = False if given else _stream(config)
+    stream = False if given else _stream(config, choice)
     loaded = _splits(config, splits, stream)
     heldout = _heldout_fingerprint(loaded)  # before any channel conversion: file-backed splits hash their members
     recipe = _data_recipe(config, stream)  # the options as loaded (pretrained weights may convert channels next)
