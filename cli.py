@@ -213,8 +213,8 @@ def _data_options(function):
 @click.option("--out", "out_dir", default="artifacts", show_default=True, type=click.Path(),
               help="Folder for the artifacts, labels.txt, export.json and the report; export.json owns it (files an "
                    "earlier export left there are removed).")
-@click.option("--formats", default="saved_model,tflite", show_default=True,
-              help="Comma-separated: saved_model, tflite (or all).")
+@click.option("--formats", default="all", show_default=True,
+              help="Comma-separated: saved_model, tflite, onnx (or all).")
 @click.option("--quantize", "modes", default="all", show_default=True,
               help="TFLite modes, comma-separated: float32, float16, dynamic, int8, int16x8 (or all); add qat for "
                    "quantization-aware training then int8 (e.g. all,qat).")
@@ -227,7 +227,10 @@ def _data_options(function):
 @click.option("--calibration-size", default=200, show_default=True, type=int,
               help="Representative images for int8/int16x8 (stratified, deterministic).")
 @click.option("--int8-io", type=click.Choice(["uint8", "int8"]), default="uint8", show_default=True,
-              help="Input/output type of the int8 model (uint8 takes raw pixels as they are).")
+              help="Input/output type of the int8 model (uint8 takes raw pixels as they are; MediaPipe needs uint8).")
+@click.option("--rgb-input/--model-input", "rgb_input", default=None,
+              help="Artifacts take RGB frames and convert to the model's gray channel inside, as cameras and "
+                   "MediaPipe need [default: on for 1-channel models].")
 @click.option("--verify-images", default=256, show_default=True, type=int,
               help="Held-out images each artifact is checked on before it is moved into place.")
 @click.option("--min-agreement", default=0.8, show_default=True, type=float,

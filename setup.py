@@ -22,7 +22,7 @@ setup(
     name="keras3-resnet",
     version="0.1.0",
     description="Every ResNet of the residual-learning papers in Keras 3: train with tf.distribute, "
-                "export quantized TFLite/SavedModel, with proof of accuracy, size and speed",
+                "export quantized TFLite/SavedModel/ONNX, with proof of accuracy, size and speed",
     long_description=(ROOT / "README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
     license="Apache-2.0",
@@ -39,10 +39,13 @@ setup(
     install_requires=[
         "tensorflow>=2.18,<2.22",
         "tensorboard>=2.18,<2.22",
-        "keras>=3.6,<4",
+        "keras>=3.8,<4",  # model.export(format="onnx") came in 3.8
         "tf-keras>=2.18,<2.22",
         "tensorflow-model-optimization>=0.8,<0.9",
         "ai-edge-litert>=1.2,<3",
+        "onnx>=1.16,<2",
+        "onnxruntime>=1.17,<2",  # runs and quantizes (quantize_static, QDQ) the .onnx artifacts
+        "tf2onnx>=1.17,<2",  # Keras' ONNX exporter for the TensorFlow backend
         "click>=8.1,<9",
         "numpy>=1.26,<3",
         "matplotlib>=3.8,<4",

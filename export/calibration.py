@@ -135,12 +135,15 @@ def _finish(chosen: np.ndarray, indices, seed: int) -> CalibrationSet:
     return CalibrationSet(chosen, np.asarray(indices), digest, int(seed), pinned)
 
 
-def representative_dataset(calibration: CalibrationSet, progress: bool = False):
-    """The converter's ``representative_dataset``: one float32 batch of one image per step."""
+def representative_dataset(calibration: CalibrationSet, progress: bool = False, channels: int | None = None):
+    """The converter's ``representative_dataset``: one float32 batch of one image per step, with
+    ``channels`` channels (default: the set's own; gray is repeated for an RGB-input graph)."""
+    from keras_resnet.data.images import convert_channels
 
     def generate():
         with progress_bar(len(calibration), "Calibrating", progress) as bar:
             for image in calibration.images:
+                image = convert_channels(image, channels or image.shape[-1])
                 yield [image[np.newaxis].astype(np.float32)]
                 bar.update(1)
 

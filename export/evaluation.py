@@ -120,9 +120,7 @@ def _may_be_reference(path: str) -> bool:
     from .tflite import read_metadata
 
     kind = formats.artifact_kind(path)
-    if kind != "tflite":
-        return True
-    info = read_sidecar(path) or read_metadata(path)
+    info = read_sidecar(path) or (read_metadata(path) if kind == "tflite" else None)
     return not info or (info.get("mode") == "float32" and not info.get("optimization"))
 
 

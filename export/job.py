@@ -20,6 +20,7 @@ import numpy as np
 
 from keras_resnet import files
 
+from .camera import artifact_input_shape, rgb_input_model
 from .verify import verify
 
 
@@ -44,6 +45,16 @@ class ExportJob:
     artifacts: dict = dataclasses.field(default_factory=dict)  # manifest entries by artifact key
     optimizations: dict = dataclasses.field(default_factory=dict)  # what made each fine-tuned variant
     models: dict = dataclasses.field(default_factory=dict)  # fine-tuned tf_keras models by variant
+    rgb_input: bool = False  # artifacts take RGB frames and convert them to the model's gray channel (camera)
+
+    @property
+    def artifact_input_shape(self) -> tuple:
+        """``(H, W, C)`` every artifact takes: the model's, or RGB with ``rgb_input`` (``camera``)."""
+        return artifact_input_shape(self.input_shape, self.rgb_input)
+
+    def keras_model_to_export(self):
+        """The float32 Keras model as the artifacts compute it (behind the RGB-to-gray step with ``rgb_input``)."""
+        return rgb_input_model(self.model) if self.rgb_input else self.model
 
     @contextlib.contextmanager
     def stage(self, key: str, name: str, directory: bool = False):

@@ -44,6 +44,7 @@ class ExportOptions:
     calibration_size: int = DEFAULT_CALIBRATION_SIZE
     seed: int = 0  # of the calibration and verification picks, and of fine-tuning's shuffling
     int8_io: str = "uint8"
+    rgb_input: bool | None = None  # artifacts take RGB and convert to the model's channel (default: 1-channel models)
     verify_images: int = DEFAULT_VERIFY_IMAGES
     min_agreement: float = DEFAULT_MIN_AGREEMENT
     evaluate: bool = True  # write the report card (needs held-out labels)
@@ -98,6 +99,8 @@ class ExportOptions:
             set_("label_offset", whole_number(self.label_offset, f"label_offset={self.label_offset!r}: give a whole "
                                                                  f"number 0 to {MAX_LABEL_OFFSET} (1 for ImageNet "
                                                                  "TFRecords)", 0, MAX_LABEL_OFFSET))
+        if self.rgb_input not in (None, True, False):
+            raise KerasResnetError(f"rgb_input={self.rgb_input!r}: give True, False or None (automatic)")
         if self.stream not in (None, True, False):
             raise KerasResnetError(f"stream={self.stream!r}: give True, False or None (automatic)")
         for field in ("data", "data_dir", "labels_file"):
@@ -133,13 +136,18 @@ class ExportOptions:
     @property
     def needs_calibration(self) -> bool:
         """Whether a full-integer mode (int8, int16x8, QAT) needs a representative set."""
-        return (any(mode in FULL_INTEGER_MODES for mode in self.tflite_modes)
+        return (any(mode in FULL_INTEGER_MODES for mode in self.tflite_modes) or self._onnx_int8
                 or self.optimizations.needs_calibration(self.tflite_modes))
 
     @property
     def calibration_needed_by(self) -> list[str]:
         """The modes and variants that need calibration images (for the error when there are none)."""
-        return [mode for mode in self.tflite_modes if mode in FULL_INTEGER_MODES] + self.optimizations.requested
+        return ([mode for mode in self.tflite_modes if mode in FULL_INTEGER_MODES]
+                + (["ONNX int8"] if self._onnx_int8 else []) + self.optimizations.requested)
+
+    @property
+    def _onnx_int8(self) -> bool:
+        return "onnx" in self.formats and "int8" in self.modes
 
 
 def _path_text(value, field: str) -> str:

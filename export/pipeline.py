@@ -25,6 +25,7 @@ from keras_resnet.errors import KerasResnetError
 
 from . import formats, ownership
 from .calibration import calibration_set, stratified_sample
+from .camera import artifact_input_shape, resolve_rgb_input
 from .job import ExportJob
 from .labels import LABELS_FILE, write_labels_file
 from .options import ExportOptions
@@ -204,11 +205,13 @@ def _job(options, out, source, model, data) -> ExportJob:
     described = data.described
     calibration_info = calibration.summary(
         f"{described['source']} train split" if described else "given calibration images") if calibration else None
+    rgb_input = resolve_rgb_input(options.rgb_input, shape[-1])
     info = {"class_names": data.class_names, "source_model": source.path or f"{source.model.name} (in memory)",
-            "input_shape": list(shape), "keras_resnet_version": _version(),
+            "model": source.model.name, "input_shape": list(artifact_input_shape(shape, rgb_input)),
+            "model_input_shape": list(shape), "rgb_input": rgb_input, "keras_resnet_version": _version(),
             "data": described or ({"source": "given arrays"} if not synthetic else None)}
     return ExportJob(options, out, model, data.class_names, shape, verify_images, reference, synthetic, info,
-                     calibration, calibration_info, training_images, training_labels)
+                     calibration, calibration_info, training_images, training_labels, rgb_input=rgb_input)
 
 
 def _manifest(source, job) -> dict:
@@ -217,7 +220,9 @@ def _manifest(source, job) -> dict:
         "keras_resnet_version": job.info["keras_resnet_version"],
         "source": job.info["source_model"],
         "model": source.model.name,
-        "input_shape": list(job.input_shape),
+        "input_shape": list(job.artifact_input_shape),
+        "model_input_shape": list(job.input_shape),
+        "rgb_input": job.rgb_input,
         "dtype_policy": source.original_policy,
         "rebuilt_in_float32": source.original_policy != "float32",
         "class_names": job.class_names,

@@ -113,6 +113,6 @@ def _read_image(path: str, channels: int, size) -> tuple[np.ndarray, list[str]]:
     changes = []
     if (height, width) != tuple(size):
         changes.append(f"resized {width}x{height} to {size[1]}x{size[0]}")
-    if image.shape[-1] != channels:
+    if image.shape[-1] > channels:  # colour dropped (gray repeated for an RGB input loses nothing: not said)
         changes.append(f"converted {_channels(image.shape[-1])} to {_channels(channels)}")
     return resize_images(convert_channels(image, channels), tuple(size)), changes

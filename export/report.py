@@ -113,6 +113,9 @@ def _held_out(images, labels, shape):
     elif labels is None:
         raise KerasResnetError("held-out images without labels cannot be graded: give one label per image")
     else:
+        given = np.shape(images)
+        if len(given) == 4 and {given[-1], shape[-1]} == {1, 3}:
+            shape = (*shape[:2], given[-1])  # gray for RGB-input artifacts (or the reverse): converted per batch
         split = from_arrays(images, labels, shape, "held-out images")
     if not len(split):
         raise KerasResnetError("no held-out images to evaluate on: give at least one labelled image")
@@ -266,12 +269,12 @@ def _warnings(rows) -> list[str]:
         if row["kind"] == "tflite" and row["mode"] == "int16x8":
             notes.append(reference_kernels_warning(row, int8))
         ops = row.get("ops") or {}
-        if row["kind"] == "tflite" and row["mode"] in ("int8", "int16x8") and ops.get("float_ops"):
+        if row["mode"] in ("int8", "int16x8") and ops.get("float_ops"):  # .tflite and .onnx
             names = ", ".join(f"{name} x{count}" for name, count in ops["float_ops"].items())
             notes.append(f"{row['name']}: ops left in float32 (fallbacks): {names}")
         if row["latency_ms"].get("1", 0) is None and "1" in row["latency_ms"]:
             notes.append(f"{row['name']}: 1-thread latency not measured (TensorFlow fixes its thread count "
-                         "at start-up); TFLite rows have it")
+                         "at start-up); TFLite and ONNX rows have it")
         verification = row.get("verification") or {}
         if verification.get("synthetic"):
             notes.append(f"{row['name']}: was verified at export on synthetic images (no held-out data given)")

@@ -27,6 +27,17 @@ def all_threads() -> int:
         return os.cpu_count() or 1
 
 
+def _with_channels(images, channels: int):
+    """Gray images for an RGB-input artifact repeated to 3 channels, RGB ones for a gray artifact made gray
+    (``data.images.convert_channels``, as the data loader does); anything else as it is, for ``check_images``."""
+    from keras_resnet.data.images import convert_channels
+
+    images = np.asarray(images)
+    if images.ndim == 4 and images.dtype == np.uint8 and {images.shape[-1], channels} == {1, 3}:
+        return convert_channels(images, channels)
+    return images
+
+
 class Artifact:
     """What every kind offers; subclasses fill in loading and one batch of inference."""
 
@@ -53,7 +64,8 @@ class Artifact:
         """
         from .reader import check_images
 
-        images = check_images(images, self.input_shape, f"images for {self.name}")
+        images = check_images(_with_channels(images, self.input_shape[-1]), self.input_shape,
+                              f"images for {self.name}")
         outputs = []
         began = time.perf_counter()
         with progress_bar(len(images), label or f"Running {self.name}", progress) as bar:

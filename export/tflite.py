@@ -59,15 +59,23 @@ def _split(values) -> list[str]:
     return [str(value).strip().lower().replace("-", "") for value in values if str(value).strip()]
 
 
-def write_conversion_source(model, folder: str, input_shape) -> str:
+def write_conversion_source(model, folder: str, input_shape, rgb_input: bool = False) -> str:
     """A SavedModel of the float graph (float32 pixels in, ``probabilities`` out) to convert from.
 
     Only the variables are tracked, not the Keras model object, so the converter
     sees them as constants: it folds BatchNorm into the convolutions and drops
-    resource-variable ops.
+    resource-variable ops. With ``rgb_input`` the graph takes RGB frames and makes
+    them gray for the 1-channel model (``camera``).
+
+    Keras 3's ``model.export(format="litert")`` traces the model once per call and
+    tracks the Keras object; one traced graph here serves all five modes and every
+    fine-tuned (tf_keras) variant, which Keras' exporter cannot take.
     """
     import tensorflow as tf
 
+    from .camera import artifact_input_shape, model_pixels
+
+    input_shape = artifact_input_shape(input_shape, rgb_input)
     root = tf.Module()
     # Keras 3 variables wrap a tf.Variable (.value); tf_keras ones (QAT, pruning) are tf.Variables.
     root.model_variables = [variable if isinstance(variable, tf.Variable) else variable.value
@@ -76,7 +84,7 @@ def write_conversion_source(model, folder: str, input_shape) -> str:
     @tf.function(input_signature=[tf.TensorSpec([None, *input_shape], tf.float32, name="image")],
                  autograph=False)
     def serve(image):
-        return {"probabilities": tf.cast(model(image, training=False), tf.float32)}
+        return {"probabilities": tf.cast(model(model_pixels(image, rgb_input), training=False), tf.float32)}
 
     root.serve = serve
     tf.saved_model.save(root, folder, signatures={SIGNATURE: serve})
@@ -125,24 +133,37 @@ def convert(source_dir: str, mode: str, representative_dataset=None, int8_io: st
 
 
 def embed_metadata(content: bytes, info: dict) -> bytes:
-    """``content`` with ``info`` (JSON) added as flatbuffer metadata named ``keras_resnet``.
+    """``content`` with ``info`` (JSON) as flatbuffer metadata named ``keras_resnet``, the standard TFLite
+    Metadata app runtimes read (``tflite_metadata``: image input, class labels), and ``labels.txt`` packed in.
 
     Uses TensorFlow's own flatbuffer helpers, the ones the converter uses for its
-    conversion metadata; no tflite-support needed. Any earlier entry of ours is replaced.
+    conversion metadata. Any earlier entries of these names are replaced.
     """
     from tensorflow.lite.python import schema_py_generated as schema
     from tensorflow.lite.tools import flatbuffer_utils
 
+    from .tflite_metadata import ENTRY_NAME, LABELS_FILE, labels_file, metadata_buffer, with_associated_files
+
     model = flatbuffer_utils.convert_bytearray_to_object(bytearray(content))
-    buffer = schema.BufferT()
-    buffer.data = np.frombuffer(json.dumps(info, sort_keys=True).encode("utf-8"), np.uint8)
-    model.buffers = list(model.buffers or []) + [buffer]
-    entry = schema.MetadataT()
-    entry.name = METADATA_NAME
-    entry.buffer = len(model.buffers) - 1
-    kept = [item for item in (model.metadata or []) if _text(item.name) != METADATA_NAME]
-    model.metadata = kept + [entry]
-    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
+    subgraph = model.subgraphs[0]
+    tensor = subgraph.tensors[subgraph.inputs[0]]
+    types = {value: name.lower() for name, value in vars(schema.TensorType).items() if not name.startswith("_")}
+    input_detail = {"dtype": types[tensor.type], "shape": [int(size) for size in tensor.shape]}
+    entries = {METADATA_NAME: json.dumps(info, sort_keys=True).encode("utf-8"),
+               ENTRY_NAME: metadata_buffer(info, input_detail)}
+    kept = [item for item in (model.metadata or []) if _text(item.name) not in entries]
+    model.buffers = list(model.buffers or [])
+    for name, data in entries.items():
+        buffer = schema.BufferT()
+        buffer.data = np.frombuffer(data, np.uint8)
+        model.buffers.append(buffer)
+        entry = schema.MetadataT()
+        entry.name = name
+        entry.buffer = len(model.buffers) - 1
+        kept.append(entry)
+    model.metadata = kept
+    packed = bytes(flatbuffer_utils.convert_object_to_bytearray(model))
+    return with_associated_files(packed, {LABELS_FILE: labels_file(info.get("class_names") or [])})
 
 
 def _text(value) -> str:

@@ -55,7 +55,7 @@ def exported(trained, digits, tmp_path_factory):
 
 def test_every_artifact_is_written_with_its_labels(exported):
     out = exported.out_dir
-    assert set(exported.paths) == {"labels", "saved_model", *MODES, "manifest"}
+    assert set(exported.paths) == {"labels", "saved_model", *MODES, "onnx", "onnx_int8", "manifest"}
     for mode in MODES:
         path = os.path.join(out, f"model_{mode}.tflite")
         assert os.path.getsize(path) > 1000
@@ -82,8 +82,9 @@ def test_float_artifacts_match_keras_and_quantized_agree(exported):
 def test_saved_model_serves_uint8_and_names_classes(exported, trained, digits):
     folder = exported.paths["saved_model"]
     images = digits[2][:5]
+    frames = np.repeat(images, 3, axis=-1)  # a grayscale model's artifacts take RGB frames (rgb_input)
     loaded = tf.saved_model.load(folder)
-    outputs = loaded.signatures["serving_default"](images=tf.constant(images))
+    outputs = loaded.signatures["serving_default"](images=tf.constant(frames))
     expected = trained.predict(images.astype("float32"), verbose=0)
     np.testing.assert_allclose(outputs["probabilities"].numpy(), expected, atol=1e-4)
     np.testing.assert_array_equal(outputs["top_class"].numpy(), expected.argmax(-1))
@@ -92,7 +93,7 @@ def test_saved_model_serves_uint8_and_names_classes(exported, trained, digits):
     assert [n.decode() for n in names] == CLASS_NAMES
     assert open(os.path.join(folder, "assets", "labels.txt")).read().split() == CLASS_NAMES
     layer = keras.layers.TFSMLayer(folder, call_endpoint="serving_default")
-    np.testing.assert_allclose(layer(images)["probabilities"], expected, atol=1e-4)
+    np.testing.assert_allclose(layer(frames)["probabilities"], expected, atol=1e-4)
 
 
 def test_int8_takes_raw_uint8_pixels(exported):
@@ -109,7 +110,7 @@ def test_int8_takes_raw_uint8_pixels(exported):
 def test_report_card_has_every_row_and_file(exported, trained, digits):
     report = exported.report
     names = [row["name"] for row in report["artifacts"]]
-    assert names[0].endswith("(in memory)") and len(names) == 7
+    assert names[0].endswith("(in memory)") and len(names) == 9  # Keras, SavedModel, 5 TFLite, 2 ONNX
     test_x, test_y = digits[2], digits[3]
     expected = trained.predict(test_x.astype("float32"), verbose=0)
     keras_top1 = float(np.mean(expected.argmax(-1) == test_y))
@@ -232,7 +233,7 @@ def test_failed_verification_leaves_nothing_at_the_final_path(trained, digits, t
 
 
 @pytest.mark.parametrize("options, problem", [
-    ({"formats": "onnx"}, "unknown export format 'onnx'"),
+    ({"formats": "openvino"}, "unknown export format 'openvino'"),
     ({"modes": "int4"}, "unknown quantization mode 'int4'"),
     ({"int8_io": "int16"}, "unknown int8 I/O type"),
     ({"calibration_size": 3}, "calibration size 3 is too small"),
@@ -289,9 +290,10 @@ def test_registry_names_each_kind_and_picks_the_reference_in_its_order(exported,
 
     trained.save(tmp_path / "model.keras")
     paths = exported.paths
-    kinds = [artifact_kind(path) for path in (tmp_path / "model.keras", paths["saved_model"], paths["int8"])]
-    assert kinds == ["keras", "saved_model", "tflite"] == list(formats.KINDS)
-    assert artifact_kind(trained) == "keras" and formats.FORMATS == ("saved_model", "tflite")
+    kinds = [artifact_kind(path) for path in (tmp_path / "model.keras", paths["saved_model"], paths["int8"],
+                                              paths["onnx"])]
+    assert kinds == ["keras", "saved_model", "tflite", "onnx"] == list(formats.KINDS)
+    assert artifact_kind(trained) == "keras" and formats.FORMATS == ("saved_model", "tflite", "onnx")
     (tmp_path / "empty").mkdir()
     with pytest.raises(KerasResnetError, match="is a folder with no model in it: give a .keras file"):
         artifact_kind(tmp_path / "empty")

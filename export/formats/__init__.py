@@ -14,10 +14,10 @@ through it. Each format module has:
                    (the export folder's manifest owns them); only where ``export`` is set
 =================  ==================================================================
 
-A new format (e.g. ONNX) is ``export/formats/onnx.py`` with those six names, registered
-below: ``onnx`` on the import line and ``onnx,`` in ``REGISTRY``. Order matters: the first format that recognises a path
-wins, and the report's float reference is the first float32, not fine-tuned
-artifact in this order.
+A new format is one module with those six names, registered below: ONNX, for one, is
+``export/formats/onnx.py``, ``onnx`` on the import line and ``onnx,`` in ``REGISTRY``.
+Order matters: the first format that recognises a path wins, and the report's float
+reference is the first float32, not fine-tuned artifact in this order.
 """
 
 from __future__ import annotations
@@ -27,12 +27,13 @@ import os
 from keras_resnet.errors import KerasResnetError
 
 from ..runtime import Artifact
-from . import keras_model, saved_model, tflite
+from . import keras_model, onnx, saved_model, tflite
 
 REGISTRY = (
     keras_model,  # .keras / run folder: the float reference, loaded but not written
     saved_model,
     tflite,
+    onnx,
 )
 
 KINDS = tuple(module.NAME for module in REGISTRY)
@@ -91,13 +92,13 @@ def format_of(source):
 
 
 def artifact_kind(source) -> str:
-    """``keras``, ``saved_model``, ``tflite`` ... from what is at ``source``; a one-line error otherwise."""
+    """``keras``, ``saved_model``, ``tflite``, ``onnx`` from what is at ``source``; a one-line error otherwise."""
     return format_of(source).NAME
 
 
 def load_artifact(source, class_names=None) -> Artifact:
     """Any registered artifact (a Keras model object, ``.keras`` file, run folder, SavedModel folder,
-    ``.tflite`` file ...) as an ``Artifact``; an ``Artifact`` is returned as it is."""
+    ``.tflite`` or ``.onnx`` file) as an ``Artifact``; an ``Artifact`` is returned as it is."""
     if isinstance(source, Artifact):
         return source
     source = _normalized(source)

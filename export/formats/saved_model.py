@@ -45,7 +45,7 @@ def outputs(options) -> list[str]:
 def export(job) -> None:
     """``saved_model/``, verified against the Keras model (float32 tolerance)."""
     with job.stage(NAME, FOLDER, directory=True) as stage:
-        write_saved_model(job.model, stage.path, job.class_names, job.input_shape)
+        write_saved_model(job.model, stage.path, job.class_names, job.input_shape, job.rgb_input)
         artifact = SavedModelArtifact(stage.path)
         if artifact.class_names != job.class_names:
             raise KerasResnetError(f"the SavedModel's class_names signature returned {artifact.class_names[:3]}... "
@@ -53,10 +53,17 @@ def export(job) -> None:
         stage.verify(artifact, "float32", label="SavedModel")
 
 
-def write_saved_model(model, folder: str, class_names, input_shape) -> str:
-    """Saves ``model`` (float32) with the serving signatures into ``folder``."""
+def write_saved_model(model, folder: str, class_names, input_shape, rgb_input: bool = False) -> str:
+    """Saves ``model`` (float32) with the serving signatures into ``folder`` (RGB in with ``rgb_input``).
+
+    Ours rather than Keras' ``model.export(format="tf_saved_model")``: that one serves
+    float inputs only and has no class-name table or asset.
+    """
     import tensorflow as tf
 
+    from ..camera import artifact_input_shape, model_pixels
+
+    input_shape = artifact_input_shape(input_shape, rgb_input)
     from keras_resnet.data import write_labels
 
     names = list(class_names)
@@ -72,7 +79,8 @@ def write_saved_model(model, folder: str, class_names, input_shape) -> str:
         @tf.function(input_signature=[tf.TensorSpec([None, *input_shape], tf.uint8, name="images")],
                      autograph=False)
         def serve(images):
-            probabilities = tf.cast(model(tf.cast(images, tf.float32), training=False), tf.float32)
+            pixels = model_pixels(tf.cast(images, tf.float32), rgb_input)
+            probabilities = tf.cast(model(pixels, training=False), tf.float32)
             top_class = tf.argmax(probabilities, axis=-1, output_type=tf.int32)
             return {"probabilities": probabilities, "top_class": top_class,
                     "top_class_name": tf.gather(table, top_class)}

@@ -51,7 +51,8 @@ def export(job) -> None:
     options = job.options
     with tempfile.TemporaryDirectory(prefix="keras_resnet_export_") as scratch:
         if options.tflite_modes:
-            graph = write_conversion_source(job.model, os.path.join(scratch, "float_graph"), job.input_shape)
+            graph = write_conversion_source(job.model, os.path.join(scratch, "float_graph"), job.input_shape,
+                                            job.rgb_input)
             for mode in options.tflite_modes:
                 write_tflite(job, graph, mode, mode, options.stem)
         if options.optimizations.requested:
@@ -62,7 +63,8 @@ def export(job) -> None:
                                     options.tflite_modes, check_images=job.verify_images, seed=options.seed,
                                     progress=options.progress):
                 expected = predict(variant.model, job.verify_images)  # verified against its own fine-tuned model
-                graph = write_conversion_source(variant.model, os.path.join(scratch, variant.name), job.input_shape)
+                graph = write_conversion_source(variant.model, os.path.join(scratch, variant.name), job.input_shape,
+                                                job.rgb_input)
                 for mode in variant.modes:
                     key = f"{variant.name}_{mode}"
                     write_tflite(job, graph, mode, key, f"{options.stem}_{variant.name}", expected, variant.info)
@@ -77,7 +79,8 @@ def write_tflite(job, graph: str, mode: str, key: str, stem: str, expected=None,
 
     options = job.options
     full_integer = mode in FULL_INTEGER_MODES
-    dataset = representative_dataset(job.calibration, options.progress) if full_integer else None
+    channels = job.artifact_input_shape[-1]
+    dataset = representative_dataset(job.calibration, options.progress, channels) if full_integer else None
     info = {**job.info, "format": NAME, "mode": mode, "int8_io": options.int8_io if mode == "int8" else None,
             "calibration": job.calibration_info if full_integer else None,
             **({"optimization": optimization} if optimization else {})}

@@ -113,13 +113,16 @@ def decode_image(source, name: str | None = None, *, min_side: int | None = None
         raise BadImageError(name, f"corrupt or truncated: {reason}") from None
 
 
+LUMA_WEIGHTS = (0.2989, 0.5870, 0.1140)  # ITU-R 601 R, G, B weights of gray (TensorFlow's rgb_to_grayscale)
+
+
 def convert_channels(images: np.ndarray, channels: int) -> np.ndarray:
     """uint8 ``[..., C]`` to ``channels`` (1 or 3): gray is repeated, RGB becomes ITU-R 601 luma."""
     if images.shape[-1] == channels:
         return images
     if channels == 3:
         return np.repeat(images, 3, axis=-1)
-    luma = images.astype(np.float32) @ np.array([0.2989, 0.5870, 0.1140], np.float32)
+    luma = images.astype(np.float32) @ np.array(LUMA_WEIGHTS, np.float32)
     return np.clip(np.round(luma), 0, 255).astype(np.uint8)[..., np.newaxis]
 
 
