@@ -97,8 +97,10 @@ def _train_options(function):
         ("--model-option", dict(multiple=True, metavar="KEY=VALUE",
                                 help="Model keyword, repeatable: stochastic_depth=0.1, zero_init_residual=true.")),
         ("--weights", dict(help="Start from pretrained weights, with a new head for your classes: imagenet "
-                                "(resnet50/101/152, V2) or PATH (.keras, e.g. a run's model.keras; .weights.h5; "
-                                "keras.applications .h5). [none]")),
+                                "(resnet50/101/152, V2), timm:NAME or hf-hub:ORG/NAME (timm/torchvision ResNets from "
+                                "the Hugging Face hub, e.g. timm:resnet50.a1_in1k with --model resnet50) or PATH "
+                                "(.keras, e.g. a run's model.keras; .weights.h5; keras.applications .h5; PyTorch "
+                                ".safetensors/.pth/.bin). [none]")),
         ("--freeze-epochs", dict(type=int, help="With --weights: train only the new head for N epochs (backbone "
                                                 "and its BatchNorm frozen), then everything. [0]")),
         ("--fine-tune-batchnorm", dict(type=choice("train", "frozen"),
@@ -241,7 +243,8 @@ def _data_options(function):
               help="Exit non-zero if an artifact loses more top-1 points than this vs the float model (needs the "
                    "report and labelled held-out data: refused without them).")
 @click.option("--eval-seconds", type=float, default=None,
-              help="Cap each artifact's accuracy run in the report at about this many seconds (int16x8 is slow).")
+              help="Cap each artifact's accuracy run in the report at about this many seconds [default: 5x the "
+                   "reference's run, at least 20 s: a slow int16x8 is scored on a stated subset].")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of the calibration and verification picks.")
 @click.option("--qat-epochs", default=1, show_default=True, type=int,
               help="With --quantize ...,qat: epochs of quantization-aware fine-tuning on the training data.")
@@ -458,6 +461,55 @@ def experiment_activations_command(**options):
 def experiment_identity_command(**options):
     """||F(x)|| / ||x|| per residual unit across training, last-BN gamma zero-initialised vs default."""
     _run_experiment("identity", **options)
+
+
+@experiment_group.command("vanishing-gradients")
+@_experiment_options("vanishing-gradients")
+@click.option("--depths", default="20,56", show_default=True,
+              help="Comma-separated depths (6n+2); a plain net and a ResNet of each.")
+@_friendly_errors
+def experiment_vanishing_gradients_command(**options):
+    """Per-unit gradient norms and activation spread of plain nets and ResNets: did the deep plain net's vanish?"""
+    _run_experiment("vanishing-gradients", **options)
+
+
+@experiment_group.command("one-layer-shortcuts")
+@_experiment_options("one-layer-shortcuts")
+@click.option("--depth", type=int, default=56, show_default=True, help="6n+2: both groupings fit.")
+@_friendly_errors
+def experiment_one_layer_shortcuts_command(**options):
+    """Shortcuts around one conv against around two, at equal depth, with the plain net beside them."""
+    _run_experiment("one-layer-shortcuts", **options)
+
+
+@experiment_group.command("construction")
+@_experiment_options("construction")
+@click.option("--shallow-depth", type=int, default=20, show_default=True, help="The net trained first (6n+2).")
+@click.option("--deep-depth", type=int, default=56, show_default=True, help="The net it is grown into (6n+2).")
+@click.option("--families", default="residual,plain", show_default=True, help="residual, plain or both.")
+@click.option("--continue-epochs", type=click.IntRange(min=1), default=None,
+              help="Epochs the grown and the continued nets train [half the first run's].")
+@click.option("--continue-rate", type=float, default=0.1, show_default=True,
+              help="Their learning rate, as a factor of the recipe's.")
+@_friendly_errors
+def experiment_construction_command(**options):
+    """A trained shallow net grown deeper with identity units: starts equal, then trained on."""
+    _run_experiment("construction", **options)
+
+
+@experiment_group.command("signal-propagation")
+@_experiment_options("signal-propagation")
+@click.option("--variants", default="original,preactivation,constant_scaling,exclusive_gating,shortcut_gating,"
+                                    "conv1x1,dropout", show_default=True,
+              help="Measured at initialisation; or all (adds the other Table 1 variants).")
+@click.option("--depths", default="20,56,110", show_default=True, help="Depths measured at initialisation.")
+@click.option("--trained", default="original,preactivation,constant_scaling", show_default=True,
+              help="Variants also trained and measured every epoch; none for no training.")
+@click.option("--depth", type=int, default=None, help="Depth of the trained nets [20; 110 with --recipe paper].")
+@_friendly_errors
+def experiment_signal_propagation_command(**options):
+    """Gradient reaching the first unit relative to the last, for v1/v2 units and the Table 1 shortcuts."""
+    _run_experiment("signal-propagation", **options)
 
 
 def _phase(number, title):

@@ -4,6 +4,9 @@ CPU (default; ``--quick`` for a short run):
   ResNet-20 at 32x32 and ResNet-50 at 224x224.
   ours:     uint8 images -> keras_resnet.data.make_pipeline (augmentation on the graph, prefetch) ->
             model.fit with the precision and XLA choice train() makes for this machine.
+  ours_float32: the same pipeline in float32 (the control: ``pipeline_gain`` = ours_float32 /
+            baseline is what the pipeline brings, ``precision_gain`` = ours / ours_float32 what the
+            precision train() picks brings).
   baseline: a naive model.fit on float32 NumPy arrays in float32 (ResNet-20: the same network;
             ResNet-50: keras.applications.ResNet50).
 GPU (``--gpu``): ResNet-50 at 224x224 on GPU 0.
@@ -72,9 +75,9 @@ def compile_model(model, precision_name, jit_compile):
     return model
 
 
-def ours(name, size, batch, classes=10):
-    """Our path: tf.data pipeline from uint8 arrays, the precision/XLA train() picks, our optimizer setup.
-    Returns (fit(steps) -> images/s, description)."""
+def ours(name, size, batch, classes=10, precision=None):
+    """Our path: tf.data pipeline from uint8 arrays, the precision/XLA train() picks (or ``precision``), our
+    optimizer setup. Returns (fit(steps) -> images/s, description)."""
     from keras_resnet.data import LabeledImages, make_pipeline
     from keras_resnet.training import TrainConfig, build_network, choose_jit_compile, choose_precision
     from keras_resnet.training.optimizers import make_optimizer
@@ -82,7 +85,7 @@ def ours(name, size, batch, classes=10):
     from keras_resnet.training.train import _loss_and_metrics, resolve_augment
 
     images, labels = synthetic(max(batch * 4, 256), size, classes)
-    policy, jit = choose_precision("auto", "default"), choose_jit_compile("auto", "default")
+    policy, jit = precision or choose_precision("auto", "default"), choose_jit_compile("auto", "default")
     augment = resolve_augment("auto", (size, size, 3))
     dataset = make_pipeline(LabeledImages(images, labels), batch_size=batch, training=True, augment=augment,
                             seed=0, drop_remainder=True).repeat()
@@ -135,7 +138,8 @@ def cpu_benchmark(quick):
         repeats = 2 if quick else 3
         if quick:
             steps = max(4, steps // 2)
-        contenders = {"baseline": baseline(name, size, batch), "ours": ours(name, size, batch)}
+        contenders = {"baseline": baseline(name, size, batch), "ours": ours(name, size, batch),
+                      "ours_float32": ours(name, size, batch, precision="float32")}
         samples = {key: [] for key in contenders}
         for fit, _ in contenders.values():
             fit(warmup)
@@ -145,9 +149,13 @@ def cpu_benchmark(quick):
         entry = {"model": name, "image_size": size, "batch_size": batch, "timed_steps": steps, "repeats": repeats}
         for key, (_, description) in contenders.items():
             entry[key] = {"images_per_second": max(samples[key]), "samples": samples[key], **description}
-        entry["speedup"] = round(entry["ours"]["images_per_second"] / entry["baseline"]["images_per_second"], 2)
+        rate = {key: entry[key]["images_per_second"] for key in contenders}
+        entry["speedup"] = round(rate["ours"] / rate["baseline"], 2)
+        entry["pipeline_gain"] = round(rate["ours_float32"] / rate["baseline"], 2)  # same precision as baseline
+        entry["precision_gain"] = round(rate["ours"] / rate["ours_float32"], 2)  # same pipeline
         results.append(entry)
-        print(json.dumps({name: entry["speedup"]}), file=sys.stderr, flush=True)
+        print(json.dumps({name: {key: entry[key] for key in ("speedup", "pipeline_gain", "precision_gain")}}),
+              file=sys.stderr, flush=True)
     flags = speed_flags()
     return {"mode": "cpu", "cpu_count": os.cpu_count(), "cpu_flags": flags, "load_average": os.getloadavg(),
             "results": results, "target_speedup": 1.5}
@@ -232,6 +240,7 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=60, help="GPU timed steps (default 60)")
     parser.add_argument("--warmup", type=int, default=15, help="GPU warm-up steps (default 15)")
     parser.add_argument("--smoke-on-cpu", action="store_true", help=argparse.SUPPRESS)  # check --gpu code paths
+    parser.add_argument("--json-out", help="also write the JSON here")
     args = parser.parse_args(argv)
     import keras
     import tensorflow as tf
@@ -241,7 +250,12 @@ def main(argv=None):
     else:
         report = cpu_benchmark(args.quick)
     report.update({"tensorflow": tf.__version__, "keras": keras.__version__, "python": platform.python_version()})
-    print(json.dumps(report, indent=2))
+    text = json.dumps(report, indent=2)
+    print(text)
+    if args.json_out:
+        from keras_resnet.files import write_text
+
+        write_text(args.json_out, text + "\n")
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ import numpy as np
 from keras_resnet import files
 
 from .camera import artifact_input_shape, rgb_input_model
+from .timing import StageTimes
 from .verify import verify
 
 
@@ -46,6 +47,7 @@ class ExportJob:
     optimizations: dict = dataclasses.field(default_factory=dict)  # what made each fine-tuned variant
     models: dict = dataclasses.field(default_factory=dict)  # fine-tuned tf_keras models by variant
     rgb_input: bool = False  # artifacts take RGB frames and convert them to the model's gray channel (camera)
+    times: StageTimes = dataclasses.field(default_factory=StageTimes)  # seconds per stage (export.json)
 
     @property
     def artifact_input_shape(self) -> tuple:
@@ -88,7 +90,7 @@ class Stage:
 
         job = self.job
         reference = job.reference if expected is None else expected
-        with tf.device("/CPU:0"):  # the reference's device (see pipeline)
+        with tf.device("/CPU:0"), job.times.stage(f"verify {label or mode}"):  # the reference's device (pipeline)
             result = verify(artifact, job.verify_images, reference, mode, self.final, job.options.min_agreement,
                             job.options.progress, label=label)
         result["synthetic"] = job.synthetic

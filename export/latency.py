@@ -16,6 +16,7 @@ from .formats import load_artifact
 from .runtime import all_threads
 
 DEFAULT_THREADS = (1, None)  # None: all cores
+STABLE_WITHIN = 0.02  # relative change of the median that counts as settled
 MAX_THREADS = 1024
 MAX_BATCH_SIZE = 1024
 
@@ -32,11 +33,15 @@ def parse_threads(values) -> tuple:
     return tuple(counts)
 
 
-def measure_latency(run, warmup: int = 10, runs: int = 50, max_seconds: float = 3.0, min_runs: int = 5) -> dict:
-    """Times ``run()`` ``runs`` times after warm-up, stopping early after ``max_seconds``.
+def measure_latency(run, warmup: int = 10, runs: int = 50, max_seconds: float = 3.0, min_runs: int = 5,
+                    check_every: int = 10) -> dict:
+    """Times ``run()`` up to ``runs`` times after warm-up; stops early once the median is stable or after
+    ``max_seconds`` (``stopped`` says which).
 
     Warm-up is ``warmup`` calls, capped at about one second for slow models (a
     first call over 0.1 s is warm-up enough for 16x8 reference kernels at 224x224).
+    Stable: every ``check_every`` runs (from twice that many on), the median of all
+    runs so far is within ``STABLE_WITHIN`` of the median without the last ``check_every``.
     """
     start = time.perf_counter()
     run()
@@ -44,16 +49,25 @@ def measure_latency(run, warmup: int = 10, runs: int = 50, max_seconds: float = 
     warmup = max(1, min(warmup, int(1.0 / max(first, 1e-6)))) if warmup else 0
     for _ in range(warmup - 1):
         run()
-    times = []
+    times, stopped = [], "runs"
     deadline = time.perf_counter() + max_seconds
-    while len(times) < runs and (len(times) < min_runs or time.perf_counter() < deadline):
+    while len(times) < runs:
+        if len(times) >= min_runs and time.perf_counter() >= deadline:
+            stopped = "time"
+            break
         start = time.perf_counter()
         run()
         times.append(time.perf_counter() - start)
+        if len(times) >= 2 * check_every and len(times) % check_every == 0 and len(times) < runs:
+            before, now = np.median(times[:-check_every]), np.median(times)
+            if abs(now - before) <= STABLE_WITHIN * before:
+                stopped = "stable"
+                break
     milliseconds = np.asarray(times) * 1e3
     return {"p50_ms": round(float(np.percentile(milliseconds, 50)), 4),
             "p90_ms": round(float(np.percentile(milliseconds, 90)), 4),
-            "mean_ms": round(float(milliseconds.mean()), 4), "runs": len(times), "warmup": warmup}
+            "mean_ms": round(float(milliseconds.mean()), 4), "runs": len(times), "warmup": warmup,
+            "stopped": stopped}
 
 
 def thread_key(threads) -> str:

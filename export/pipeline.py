@@ -31,6 +31,7 @@ from .labels import LABELS_FILE, write_labels_file
 from .options import ExportOptions
 from .report import REPORT_FILES
 from .source import float32_model, load_source
+from .timing import StageTimes
 from .source import input_shape as model_input_shape
 
 MANIFEST_FILE = ownership.MANIFEST_FILE
@@ -91,18 +92,21 @@ def export_all(model_or_path, out_dir, options: ExportOptions | None = None, *, 
     ``"qat"`` among ``modes`` (then ``model_qat_int8.tflite``), ``prune=SPARSITY`` and ``cluster=N``
     (``model_pruned_*`` / ``model_clustered_*``: float32, and int8 when int8 is among the modes).
     """
-    started = time.perf_counter()
+    started, times = time.perf_counter(), StageTimes()
     options = _options(options, overrides)
     out = files.prepare_output_dir(out_dir)
-    source = load_source(model_or_path, options.class_names, options.labels_file)
-    model = float32_model(source.model)
-    data = _data(options, source, model_input_shape(model), calibration_images, calibration_labels,
-                 heldout_images, heldout_labels)
+    with times.stage("load model"):
+        source = load_source(model_or_path, options.class_names, options.labels_file)
+        model = float32_model(source.model)
+    with times.stage("load data"):
+        data = _data(options, source, model_input_shape(model), calibration_images, calibration_labels,
+                     heldout_images, heldout_labels)
     reporting = options.evaluate and data.heldout_labelled
     if options.max_drop is not None and not reporting:
         raise KerasResnetError(f"--max-drop {options.max_drop:g} needs labelled held-out images to check: pass "
                                "--data (e.g. bundled, or your dataset folder with a test/ split) or drop --max-drop")
-    job = _job(options, out, source, model, data)
+    with times.stage("pick calibration and verification images, Keras reference"):
+        job = _job(options, out, source, model, data, times)
     planned = [LABELS_FILE, *formats.planned_outputs(options), *(REPORT_FILES if reporting else ())]
     folder = ownership.claim(out, planned)
     labels_path = write_labels_file(out, job.class_names)
@@ -114,9 +118,11 @@ def export_all(model_or_path, out_dir, options: ExportOptions | None = None, *, 
     manifest["export_seconds"] = round(time.perf_counter() - started, 2)
     report = report_paths = None
     if reporting:
-        report, report_paths = _report(options, out, source, job, data)
+        with times.stage("report card"):
+            report, report_paths = _report(options, out, source, job, data)
         manifest["report"] = report_paths
     manifest["total_seconds"] = round(time.perf_counter() - started, 2)
+    manifest["stage_seconds"] = dict(times)
     written = [name for name in planned if os.path.lexists(os.path.join(out, name))]
     manifest = folder.finish(manifest, written)
     paths = {"labels": labels_path, **job.paths, "manifest": os.path.join(out, MANIFEST_FILE)}
@@ -161,7 +167,7 @@ def _data(options, source, shape, calibration_images, calibration_labels, heldou
     return _Data(names, loaded.train, loaded.heldout, True, True, loaded.describe())
 
 
-def _job(options, out, source, model, data) -> ExportJob:
+def _job(options, out, source, model, data, times) -> ExportJob:
     """Calibration set, training data for fine-tuning, verification images and their Keras reference."""
     import tensorflow as tf
 
@@ -211,7 +217,8 @@ def _job(options, out, source, model, data) -> ExportJob:
             "model_input_shape": list(shape), "rgb_input": rgb_input, "keras_resnet_version": _version(),
             "data": described or ({"source": "given arrays"} if not synthetic else None)}
     return ExportJob(options, out, model, data.class_names, shape, verify_images, reference, synthetic, info,
-                     calibration, calibration_info, training_images, training_labels, rgb_input=rgb_input)
+                     calibration, calibration_info, training_images, training_labels, rgb_input=rgb_input,
+                     times=times)
 
 
 def _manifest(source, job) -> dict:

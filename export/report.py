@@ -33,8 +33,11 @@ from .latency import DEFAULT_THREADS, latencies
 from .progress import progress_bar
 from .reader import keeps_order
 from .runtime import all_threads
+from .timing import StageTimes
 
 REPORT_STEM = "report"
+SLOW_ARTIFACT_FACTOR = 5  # without --eval-seconds, an artifact's accuracy run stops at this many times the reference's
+MIN_AUTOMATIC_BUDGET = 20.0  # seconds: never cut sooner
 REPORT_FILES = tuple(f"{REPORT_STEM}.{kind}" for kind in ("json", "md", "png"))
 REFERENCE_KERNELS_WARNING = (
     "{name}: int16x8 runs on TFLite's reference kernels on CPU (no optimized int16 kernels){measured}; "
@@ -188,8 +191,11 @@ def evaluate_artifacts(artifacts, images, labels=None, *, class_names=None, refe
     batch at a time: nothing holds the whole split), or uint8 arrays with their ``labels``. ``data``
     describes them for the report (e.g. ``{"source": "bundled", "split": "test"}``; its ``note`` becomes
     the first warning). ``max_seconds`` caps each artifact's accuracy run (16x8 on reference kernels can
-    take seconds per image): the images are read in one seeded random order (TFRecords: in file order),
-    so a cut-off artifact is scored on the first images of it, and its drop and agreement on those same images.
+    take seconds per image); without it, an artifact is cut at ``SLOW_ARTIFACT_FACTOR`` times the
+    reference's accuracy run (at least ``MIN_AUTOMATIC_BUDGET`` seconds), so one slow artifact cannot
+    dominate the report's time. The images are read in one seeded random order (TFRecords: in file order),
+    so a cut-off artifact is scored on the first images of it, and its drop and agreement on those same
+    images; the report's warnings say which artifacts were cut and why.
     """
     checked = check_report_options(latency_runs=latency_runs, latency_warmup=latency_warmup, batch_size=batch_size,
                                    seed=seed, max_seconds=max_seconds, max_drop=max_drop,
@@ -205,15 +211,23 @@ def evaluate_artifacts(artifacts, images, labels=None, *, class_names=None, refe
     reference_index = _pick_reference(loaded, reference)
     optimized = any((artifact.info or {}).get("optimization") for artifact in loaded)
     sequence = sorted(range(len(loaded)), key=lambda index: index != reference_index)  # the reference first
-    rows, scores = [None] * len(loaded), [None] * len(loaded)
+    rows, scores, budgets = [None] * len(loaded), [None] * len(loaded), [max_seconds] * len(loaded)
     for index in sequence:
         artifact = loaded[index]
         expected = scores[reference_index] if reference_index is not None and index != reference_index else None
-        scores[index] = _score(artifact, split, order, class_names, batch_size, max_seconds, progress, expected,
-                               keep=index == reference_index)
+        seconds = StageTimes()
+        if max_seconds is None and index != reference_index and reference_index is not None:
+            budgets[index] = max(SLOW_ARTIFACT_FACTOR * rows[reference_index]["seconds"]["accuracy"],
+                                 MIN_AUTOMATIC_BUDGET)
+        with seconds.stage("accuracy"):
+            scores[index] = _score(artifact, split, order, class_names, batch_size, budgets[index], progress,
+                                   expected, keep=index == reference_index)
         row = artifact.summary()
+        with seconds.stage("latency"):
+            latency = latencies(artifact, threads, *timing)
         row.update({
-            "latency_ms": latencies(artifact, threads, *timing),
+            "latency_ms": latency,
+            "seconds": dict(seconds),
             "ops": artifact.ops(),
             "calibration": (artifact.info or {}).get("calibration"),
             "verification": (artifact.info or {}).get("verification"),
@@ -229,14 +243,16 @@ def evaluate_artifacts(artifacts, images, labels=None, *, class_names=None, refe
     # every image of the split, or as many as a full pass read (a streamed split may skip unreadable ones)
     total = max((len(score) for score in scores if score.complete), default=len(split))
     notes = [data["note"]] if (data or {}).get("note") else []
-    for row, score in zip(rows, scores):
+    for row, score, budget in zip(rows, scores, budgets):
         _grade(row, score, scores[reference_index] if reference_index is not None else None)
         if score.note:
             notes.append(score.note)
         if len(score) < total:
             where = "" if order is not None else ", the first in file order"
-            notes.append(f"{row['name']}: scored on {len(score)} of {total} images "
-                         f"(time budget {max_seconds:g} s per artifact{where})")
+            why = (f"time budget {max_seconds:g} s per artifact" if max_seconds is not None else
+                   f"stopped at {budget:.0f} s, {SLOW_ARTIFACT_FACTOR}x the reference's accuracy run; "
+                   "--eval-seconds sets the budget")
+            notes.append(f"{row['name']}: scored on {len(score)} of {total} images ({why}{where})")
     report = {
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "data": {**(data or {}), "images": int(total), "classes": int(scores[0].classes)},

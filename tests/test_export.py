@@ -301,3 +301,27 @@ def test_registry_names_each_kind_and_picks_the_reference_in_its_order(exported,
     report = evaluate_artifacts([paths["int8"], paths["float32"], paths["saved_model"]], digits[2][:16],
                                 digits[3][:16], latency_runs=2, progress=False)
     assert report["reference"] == "saved_model" and report["artifacts"][2]["agreement"] == 1.0
+
+
+def test_a_slow_artifact_is_cut_at_a_multiple_of_the_references_time(exported, digits, monkeypatch):
+    """Without --eval-seconds, one artifact far slower than the reference (16x8 on reference kernels at
+    224x224: seconds per image) is scored on a subset, and the report says why."""
+    import time as clock
+
+    from keras_resnet.export import evaluate_artifacts, report
+    from keras_resnet.export.formats.tflite import TFLiteArtifact
+
+    class Slow(TFLiteArtifact):  # the real LiteRT model, 20 ms more per image
+        def _predict_batch(self, images):
+            clock.sleep(0.02 * len(images))
+            return super()._predict_batch(images)
+
+    monkeypatch.setattr(report, "MIN_AUTOMATIC_BUDGET", 0.5)
+    test_x, test_y = digits[2], digits[3]
+    result = evaluate_artifacts([exported.paths["float32"], Slow(exported.paths["int8"])], test_x, test_y,
+                                batch_size=8, latency_runs=2, progress=False)
+    reference_seconds = result["artifacts"][0]["seconds"]["accuracy"]
+    scored = [row["images"] for row in result["artifacts"]]
+    assert scored[0] == 200 and 8 <= scored[1] < 200  # 200 images x 20 ms = 4 s > max(5 x reference, 0.5 s)
+    assert result["artifacts"][1]["seconds"]["accuracy"] < max(5 * reference_seconds, 0.5) + 1.0
+    assert any(f"scored on {scored[1]} of 200 images (stopped at" in note for note in result["warnings"])

@@ -67,10 +67,12 @@ def export(job) -> None:
     """``model.onnx`` from the Keras model, then ``model_int8.onnx`` quantized from it."""
     with tempfile.TemporaryDirectory(prefix="keras_resnet_onnx_") as scratch:
         model = job.keras_model_to_export()  # the Keras model both files are made from (RGB in: camera)
-        float_path = write_float_onnx(model, os.path.join(scratch, "float32.onnx"))
+        with job.times.stage("onnx float32 conversion"):
+            float_path = write_float_onnx(model, os.path.join(scratch, "float32.onnx"))
         for mode in modes(job.options):
-            source = float_path if mode == "float32" else quantize(float_path, job.calibration, scratch,
-                                                                   job.options.progress)
+            with job.times.stage(f"onnx {mode} conversion"):
+                source = float_path if mode == "float32" else quantize(float_path, job.calibration, scratch,
+                                                                       job.options.progress)
             write_onnx(job, source, mode)
 
 

@@ -45,7 +45,8 @@ def outputs(options) -> list[str]:
 def export(job) -> None:
     """``saved_model/``, verified against the Keras model (float32 tolerance)."""
     with job.stage(NAME, FOLDER, directory=True) as stage:
-        write_saved_model(job.model, stage.path, job.class_names, job.input_shape, job.rgb_input)
+        with job.times.stage("saved_model write"):
+            write_saved_model(job.model, stage.path, job.class_names, job.input_shape, job.rgb_input)
         artifact = SavedModelArtifact(stage.path)
         if artifact.class_names != job.class_names:
             raise KerasResnetError(f"the SavedModel's class_names signature returned {artifact.class_names[:3]}... "

@@ -19,8 +19,8 @@ from keras_resnet.startup import native_output_captured
 
 from .. import labels as sidecars
 from ..runtime import Artifact, all_threads
-from ..tflite import (FULL_INTEGER_MODES, convert, embed_metadata, infer_mode, is_tflite_file, op_summary,
-                      read_metadata, tensor_io, tflite_name, write_conversion_source)
+from ..tflite import (FULL_INTEGER_MODES, calibrate, convert, embed_metadata, infer_mode, is_tflite_file,
+                      op_summary, read_metadata, tensor_io, tflite_name, write_conversion_source)
 
 NAME = "tflite"
 DESCRIPTIONS = ("a .tflite file",)
@@ -51,10 +51,15 @@ def export(job) -> None:
     options = job.options
     with tempfile.TemporaryDirectory(prefix="keras_resnet_export_") as scratch:
         if options.tflite_modes:
-            graph = write_conversion_source(job.model, os.path.join(scratch, "float_graph"), job.input_shape,
-                                            job.rgb_input)
+            with job.times.stage("tflite float graph"):
+                graph = write_conversion_source(job.model, os.path.join(scratch, "float_graph"), job.input_shape,
+                                                job.rgb_input)
+            calibrated = None
+            if sum(mode in FULL_INTEGER_MODES for mode in options.tflite_modes) > 1:
+                with job.times.stage("tflite calibration (int8 and int16x8)"):
+                    calibrated = calibrate(graph, _calibration_images(job))
             for mode in options.tflite_modes:
-                write_tflite(job, graph, mode, mode, options.stem)
+                write_tflite(job, graph, mode, mode, options.stem, calibrated=calibrated)
         if options.optimizations.requested:
             from ..compression import tflite_compression
             from ..optimize import predict, variants
@@ -73,18 +78,27 @@ def export(job) -> None:
                 job.models[variant.name] = variant.model
 
 
-def write_tflite(job, graph: str, mode: str, key: str, stem: str, expected=None, optimization=None) -> None:
-    """Converts ``graph`` in ``mode``, embeds the metadata, verifies and lands ``<stem>_<mode>.tflite`` + sidecar."""
+def _calibration_images(job):
+    """The converter's representative dataset: the job's calibration set, as the artifacts take it."""
     from ..calibration import representative_dataset
 
+    return representative_dataset(job.calibration, job.options.progress, job.artifact_input_shape[-1])
+
+
+def write_tflite(job, graph: str, mode: str, key: str, stem: str, expected=None, optimization=None,
+                 calibrated=None) -> None:
+    """Converts ``graph`` in ``mode`` (full-integer from ``calibrated`` when given: ``tflite.calibrate``), embeds
+    the metadata, verifies and lands ``<stem>_<mode>.tflite`` + sidecar."""
     options = job.options
     full_integer = mode in FULL_INTEGER_MODES
-    channels = job.artifact_input_shape[-1]
-    dataset = representative_dataset(job.calibration, options.progress, channels) if full_integer else None
+    dataset = _calibration_images(job) if full_integer and calibrated is None else None
     info = {**job.info, "format": NAME, "mode": mode, "int8_io": options.int8_io if mode == "int8" else None,
             "calibration": job.calibration_info if full_integer else None,
             **({"optimization": optimization} if optimization else {})}
-    content = embed_metadata(convert(graph, mode, dataset, options.int8_io), info)
+    with job.times.stage(f"tflite {key} conversion"):
+        content = convert(graph, mode, dataset, options.int8_io, calibrated)
+    with job.times.stage("tflite metadata"):
+        content = embed_metadata(content, info)
     label = f"TFLite {mode}" + (f" ({optimization['variant']})" if optimization else "")
     with job.stage(key, tflite_name(stem, mode)) as stage:
         with open(stage.path, "wb") as handle:

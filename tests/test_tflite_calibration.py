@@ -1,0 +1,51 @@
+"""int8 and int16x8 from one shared calibration pass are the converter's own models, output for output."""
+
+import numpy as np
+import pytest
+
+import keras
+
+import keras_resnet
+from keras_resnet.data import load_dataset
+from keras_resnet.export.tflite import calibrate, convert, write_conversion_source
+
+
+@pytest.fixture(scope="module")
+def graph(tmp_path_factory):
+    digits = load_dataset("bundled")
+    keras.utils.set_random_seed(0)
+    model = keras_resnet.CifarResNet(depth=8, input_shape=(28, 28, 1), classes=10)
+    model.compile("adam", "sparse_categorical_crossentropy")
+    model.fit(digits.train.images[:512], digits.train.labels[:512], epochs=1, batch_size=64, verbose=0)
+    return write_conversion_source(model, str(tmp_path_factory.mktemp("graph") / "float"), (28, 28, 1)), digits
+
+
+def outputs(content, images):
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_content=content)
+    image, scores = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
+    interpreter.resize_tensor_input(image["index"], list(images.shape))
+    interpreter.allocate_tensors()
+    interpreter.set_tensor(image["index"], images.astype(image["dtype"]))
+    interpreter.invoke()
+    return interpreter.get_tensor(scores["index"])
+
+
+@pytest.mark.parametrize("int8_io", ["uint8", "int8"])
+def test_shared_calibration_gives_the_converters_own_models(graph, int8_io):
+    source, digits = graph
+    images = digits.train.images[1000:1100]
+
+    def dataset():
+        for image in images:
+            yield [image[np.newaxis].astype(np.float32)]
+
+    calibrated = calibrate(source, dataset)
+    held_out = digits.test.images[:200]
+    for mode in ("int8", "int16x8"):
+        alone = convert(source, mode, dataset, int8_io)
+        shared = convert(source, mode, None, int8_io, calibrated=calibrated)
+        assert len(shared) == len(alone)
+        raw = held_out.astype(np.int16) - 128 if (mode, int8_io) == ("int8", "int8") else held_out  # fits the input
+        np.testing.assert_array_equal(outputs(shared, raw), outputs(alone, raw))
