@@ -38,6 +38,7 @@ from .timing import StageTimes
 REPORT_STEM = "report"
 SLOW_ARTIFACT_FACTOR = 5  # without --eval-seconds, an artifact's accuracy run stops at this many times the reference's
 MIN_AUTOMATIC_BUDGET = 20.0  # seconds: never cut sooner
+BUDGETED_BATCH_SIZE = 4  # images per batch of an accuracy run under a time budget
 REPORT_FILES = tuple(f"{REPORT_STEM}.{kind}" for kind in ("json", "md", "png"))
 REFERENCE_KERNELS_WARNING = (
     "{name}: int16x8 runs on TFLite's reference kernels on CPU (no optimized int16 kernels){measured}; "
@@ -132,9 +133,12 @@ def _score(artifact, split, order, class_names, batch_size, max_seconds, progres
 
     parts = {"labels": [], "correct1": [], "correct5": [], "predicted": [], "difference": [], "probabilities": []}
     note, seen, classes, complete, began = None, 0, 0, True, time.perf_counter()
+    # Under a time budget, small batches: the budget is checked between batches, and one batch of 32 images
+    # through int16x8 reference kernels at 224x224 alone takes minutes.
+    step = batch_size if max_seconds is None else min(batch_size, BUDGETED_BATCH_SIZE)
     with progress_bar(len(split), f"Evaluating {artifact.name}", progress) as bar:
-        for images, labels in batches(split, artifact.input_shape, batch_size, order):
-            probabilities = artifact.predict(images, batch_size=batch_size)
+        for images, labels in batches(split, artifact.input_shape, step, order):
+            probabilities = artifact.predict(images, batch_size=step)
             if not seen:
                 classes = probabilities.shape[-1]
                 note = _check_classes(artifact, class_names, classes, split.labels)

@@ -264,9 +264,10 @@ def test_time_budget_scores_a_shuffled_subset_and_says_so(exported, digits):
     test_x, test_y = digits[2], digits[3]
     report = evaluate_artifacts([exported.paths["float32"], exported.paths["int8"]], test_x, test_y,
                                 batch_size=8, max_seconds=0.0, latency_runs=2, progress=False)
-    assert [row["images"] for row in report["artifacts"]] == [8, 8]
+    # Under a budget, batches of BUDGETED_BATCH_SIZE (4): a budget of 0 s scores one such batch each.
+    assert [row["images"] for row in report["artifacts"]] == [4, 4]
     assert report["reference"] == "model_float32.tflite" and report["artifacts"][1]["agreement"] is not None
-    assert sum("scored on 8 of 200 images" in note for note in report["warnings"]) == 2
+    assert sum("scored on 4 of 200 images" in note for note in report["warnings"]) == 2
 
 
 def test_export_options_are_checked_once_and_keywords_override_them(trained, digits, tmp_path):
