@@ -6,6 +6,8 @@ from setuptools import setup
 from setuptools.command.build_py import build_py
 
 ROOT = pathlib.Path(__file__).parent
+# The reference implementations the PyTorch-weights tests compare with (PyPI's torch brings CUDA: ~5 GB).
+TORCH = ["torch>=2.4", "torchvision>=0.19", "timm>=1.0.9,<2"]
 
 
 class BuildPy(build_py):
@@ -51,10 +53,13 @@ setup(
         "matplotlib>=3.8,<4",
         "pillow>=10,<14",
         "pyyaml>=6,<7",
+        "safetensors>=0.4,<1",  # reads PyTorch weights (timm, torchvision) without PyTorch
+        "huggingface_hub>=0.23,<3",  # weights="timm:NAME": downloaded once into its cache (imported only then)
     ],
     extras_require={
         "gpu": ["tensorflow[and-cuda]>=2.18,<2.22"],
-        "test": ["pytest>=8,<10", "tensorflow-datasets>=4.9.10,<5"],
+        "torch": TORCH,
+        "test": ["pytest>=8,<10", "tensorflow-datasets>=4.9.10,<5", *TORCH],
     },
     entry_points={"console_scripts": ["keras-resnet=keras_resnet.cli:main"]},
     classifiers=[

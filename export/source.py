@@ -103,13 +103,20 @@ def resolve_class_names(model, class_names=None, labels_file=None, run_dir=None,
 
 
 def load_source(model_or_path, class_names=None, labels_file=None) -> ModelSource:
-    """A model object, ``.keras`` file or run directory, with its class names and data source."""
+    """A model object, ``.keras`` file, run directory or PyTorch weights (``timm:NAME``), with its class names and
+    data source."""
     import keras
+
+    from keras_resnet.pytorch_weights import is_pytorch_weights
+    from keras_resnet.zoo import build_pretrained
 
     if isinstance(model_or_path, keras.Model):
         names = resolve_class_names(model_or_path, class_names, labels_file, where="the model")
         return ModelSource(model_or_path, names, original_policy=model_policy(model_or_path))
     path = os.fspath(model_or_path)
+    if is_pytorch_weights(path):  # timm:NAME, hf-hub:ORG/NAME or a PyTorch state dict: the classifier it holds
+        model = build_pretrained(path)
+        return ModelSource(model, resolve_class_names(model, class_names, labels_file, where=f"'{path}'"))
     run_dir = path if is_run_dir(path) else None
     model_path = RunDirectory(path).model_path if run_dir else path
     model = load_keras_model(model_path)

@@ -9,6 +9,9 @@
   channels are reversed on load. v2 files expect [-1, 1] input: ``preprocessing="symmetric"``.
 - our ``.keras``: layers by name, and the preprocessing of the saved model's own Rescaling layer.
 - ``.weights.h5`` (``model.save_weights``): loaded by Keras; it records no preprocessing.
+- PyTorch state dicts of timm / torchvision ResNets (``.safetensors``, ``.pth``, ``.bin``; ``timm:NAME`` and
+  ``hf-hub:ORG/NAME`` from the Hugging Face hub): mapped by :mod:`keras_resnet.pytorch_weights`, which also says
+  the model options they need (``model_options``) and the mean/std they were trained with ("standardize").
 
 Kernels have the same layout under either image data format, so the files load into
 channels_first models as they are.
@@ -131,18 +134,20 @@ def load_layer_weights(model, layer_weights, source, reverse_first_conv_channels
         layer.set_weights(arrays)
 
 
-KERAS_APPLICATIONS_H5, KERAS_FILE, WEIGHTS_H5 = "keras_applications_h5", "keras", "weights_h5"
+KERAS_APPLICATIONS_H5, KERAS_FILE, WEIGHTS_H5, PYTORCH = "keras_applications_h5", "keras", "weights_h5", "pytorch"
 
 
 @dataclasses.dataclass
 class WeightsFile:
     """A weights file as read: its layers' arrays and the input preprocessing they were trained with."""
 
-    path: str
-    kind: str  # KERAS_APPLICATIONS_H5 | KERAS_FILE | WEIGHTS_H5
+    path: str  # the file, or the hub reference it came from
+    kind: str  # KERAS_APPLICATIONS_H5 | KERAS_FILE | WEIGHTS_H5 | PYTORCH
     layer_weights: dict | None  # {layer name: [arrays]} as stored; None for .weights.h5 (Keras loads it itself)
     trained_with: dict | None  # the preprocessing options of the weights' input; None: the file does not say
     channels: int | None  # input channels of the first convolution (None: unknown)
+    model_options: dict = dataclasses.field(default_factory=dict)  # options the model needs to take the weights
+    checkpoint: object = None  # the keras_resnet.pytorch_weights.Checkpoint of a PyTorch state dict
 
     def layer_weights_for(self, preprocessing):
         """``{layer name: [arrays]}`` for a model with ``preprocessing``: a BGR-trained first conv reversed for
@@ -150,8 +155,22 @@ class WeightsFile:
         bgr = self.kind == KERAS_APPLICATIONS_H5 and self.trained_with["preprocessing"] == "caffe"
         return first_conv_bgr_to_rgb(self.layer_weights) if bgr and preprocessing == "caffe" else self.layer_weights
 
+    def new_head(self, model):
+        """The head layers ``model`` does not take from a PyTorch file: all when its class count differs (a new
+        head, as in transfer learning), else none."""
+        head = next((layer for layer in model.layers if layer.name == naming.PREDICTIONS), None)
+        stored = self.layer_weights.get(naming.PREDICTIONS)
+        if head is None or not stored or head.weights[0].shape[-1] == stored[0].shape[-1]:
+            return ()
+        return naming.HEAD_LAYERS
+
     def load_into(self, model, preprocessing):
         """Every weight of ``model`` from this file (built with ``preprocessing``); nothing changes on a misfit."""
+        if self.checkpoint is not None:
+            skip = self.new_head(model)
+            self.checkpoint.check(model, skip)  # names the first tensor that does not fit
+            load_layer_weights(model, self.layer_weights, self.path, skip_missing=skip)
+            return
         if self.layer_weights is not None:
             load_layer_weights(model, self.layer_weights_for(preprocessing), self.path)
             return
@@ -189,8 +208,23 @@ def _keras_file(path):
     return WeightsFile(path, KERAS_FILE, layer_weights, matching_preprocessing(preprocessing, channels or 3), channels)
 
 
+def _pytorch_file(weights):
+    from keras_resnet.pytorch_weights import read_checkpoint
+
+    checkpoint = read_checkpoint(weights)
+    return WeightsFile(os.fspath(weights), PYTORCH, checkpoint.layer_weights, checkpoint.trained_with,
+                       checkpoint.channels, checkpoint.model_options, checkpoint)
+
+
 def read_weights_file(path):
-    """The :class:`WeightsFile` at ``path``: ours (.keras / .weights.h5) or keras.applications' .h5."""
+    """The :class:`WeightsFile` at ``path``: ours (.keras / .weights.h5), keras.applications' .h5, or a PyTorch state
+    dict (a path, or ``timm:NAME`` / ``hf-hub:ORG/NAME``: see :mod:`keras_resnet.pytorch_weights`)."""
+    if isinstance(path, WeightsFile):
+        return path
+    from keras_resnet.pytorch_weights import is_pytorch_weights
+
+    if is_pytorch_weights(path):
+        return _pytorch_file(path)
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise KerasResnetError(f"weights file {path!r} does not exist: pass None or the path of a weights file")

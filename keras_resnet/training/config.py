@@ -48,7 +48,8 @@ class TrainConfig:
     model: str = "resnet20"  # a zoo name (keras-resnet models), or resnetN/plainN for any CIFAR depth 6n+2
     model_options: dict = dataclasses.field(default_factory=dict)  # e.g. {"stochastic_depth": 0.1}
     # transfer learning: a pretrained backbone and a new head for the data's classes
-    weights: str | None = None  # imagenet | PATH (.keras, .weights.h5, keras.applications .h5); None: from scratch
+    weights: str | None = None  # imagenet | timm:NAME | hf-hub:ORG/NAME | PATH (.keras, .weights.h5, keras.applications
+    # .h5, PyTorch .safetensors/.pth/.bin); None: from scratch
     freeze_epochs: int = 0  # with weights: train only the new head this many epochs (backbone + its BN frozen)
     fine_tune_learning_rate: float | str | None = None  # after freeze_epochs: a rate, or "0.1x" of learning_rate
     fine_tune_batchnorm: str = "train"  # with weights, while fine-tuning the backbone: train (batch statistics,
@@ -274,7 +275,7 @@ def _validate_transfer(c: TrainConfig) -> None:
     if c.weights is not None:
         c.weights = os.fspath(c.weights).strip() if isinstance(c.weights, (str, os.PathLike)) else c.weights
         if not isinstance(c.weights, str) or not c.weights:
-            raise KerasResnetError(f"weights={c.weights!r} must be imagenet or the path of a weights file")
+            raise KerasResnetError(f"weights={c.weights!r} must be imagenet or the path of a weights file, or timm:NAME")
         if c.weights.lower() == "imagenet":
             c.weights = "imagenet"
     c.freeze_epochs = _number("freeze_epochs", c.freeze_epochs, int, 0)

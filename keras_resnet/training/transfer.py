@@ -17,6 +17,10 @@ read by ``keras_resnet.weights.read_weights_file``, as the builders read them, s
   layer is adopted (its scale and offset are matched to a ``preprocessing`` option).
 - ``.weights.h5`` (``model.save_weights``, or a run's checkpoint): holds no preprocessing;
   the run's ``model_options`` (default "rescale") must be those the weights were trained with.
+- PyTorch state dicts of timm / torchvision ResNets: ``timm:NAME`` or ``hf-hub:ORG/NAME`` (the
+  Hugging Face hub, cached) or a ``.safetensors`` / ``.pth`` / ``.bin`` file
+  (:mod:`keras_resnet.pytorch_weights`): "standardize" with their mean/std, and the model options
+  they need (PyTorch padding, their stem and shortcut) join the run's ``model_options``.
 
 A ``preprocessing`` model option still wins; one the weights were not trained with is said in a
 one-line warning.
@@ -53,7 +57,7 @@ import re
 from keras_resnet.errors import KerasResnetError, first_line
 from keras_resnet.naming import HEAD_LAYERS
 
-PREPROCESSING_KEYS = ("preprocessing", "pixel_mean", "pixel_std")
+DESCRIPTION_KEYS = ("source", "kind", "channels")  # what ``describe`` records besides the model options
 
 
 @dataclasses.dataclass
@@ -61,10 +65,11 @@ class Pretrained:
     """Backbone weights by layer name, and what the model must look like to take them."""
 
     source: str  # "imagenet" or the file given
-    kind: str  # imagenet | keras | keras_applications_h5 | weights_h5
+    kind: str  # imagenet | keras | keras_applications_h5 | weights_h5 | pytorch
     layer_weights: dict  # {layer name: [arrays]}, first conv already in RGB order
     channels: int | None  # input channels the first convolution takes (None: unknown)
-    model_options: dict  # preprocessing options that match the weights ({} : the run's own)
+    model_options: dict  # preprocessing (and architecture) options that match the weights ({} : the run's own)
+    checkpoint: object = None  # a PyTorch file's keras_resnet.pytorch_weights.Checkpoint: names misfits by tensor
 
     def describe(self) -> dict:
         """For config.json: where the weights came from and what they imply (see ``recorded``)."""
@@ -77,13 +82,14 @@ def recorded(saved_config, config) -> Pretrained | None:
     record = ((saved_config or {}).get("resolved") or {}).get("pretrained")
     if not isinstance(record, dict) or record.get("source") != config.weights:
         return None
-    options = {key: record[key] for key in PREPROCESSING_KEYS if key in record}
+    options = {key: value for key, value in record.items() if key not in DESCRIPTION_KEYS}
     return Pretrained(record["source"], record.get("kind", "unknown"), {}, record.get("channels"), options)
 
 
 def _from_file(config, path, source=None) -> Pretrained:
-    """A keras.applications .h5 or a .keras file, with the preprocessing the weights were trained with (or the run's
-    explicit one: see ``keras_resnet.preprocessing.choose_preprocessing``); ``source`` "imagenet" for that file."""
+    """A keras.applications .h5, a .keras file or a PyTorch state dict, with the preprocessing the weights were
+    trained with (or the run's explicit one: see ``keras_resnet.preprocessing.choose_preprocessing``) and the model
+    options they need; ``source`` "imagenet" for that file."""
     from keras_resnet.preprocessing import AUTO, choose_preprocessing
     from keras_resnet.weights import read_weights_file
 
@@ -91,7 +97,7 @@ def _from_file(config, path, source=None) -> Pretrained:
     options = choose_preprocessing(config.model_options.get("preprocessing", AUTO), weights.trained_with,
                                    "the ImageNet weights" if source else f"'{path}'")
     return Pretrained(source or path, source or weights.kind, weights.layer_weights_for(options["preprocessing"]),
-                      weights.channels, options)
+                      weights.channels, {**weights.model_options, **options}, weights.checkpoint)
 
 
 def _imagenet(config) -> Pretrained:
@@ -154,12 +160,16 @@ def load_pretrained(config) -> Pretrained | None:
         return None
     if config.weights == "imagenet":
         return _imagenet(config)
+    from keras_resnet.pytorch_weights import is_pytorch_weights
     from keras_resnet.weights import is_legacy_h5
 
     path = config.weights
+    if is_pytorch_weights(path):
+        return _from_file(config, path)
     if not os.path.isfile(path):
         raise KerasResnetError(
-            f"--weights '{path}' does not exist: give imagenet, or the path of a .keras / .weights.h5 file"
+            f"--weights '{path}' does not exist: give imagenet, timm:NAME, or the path of a .keras / .weights.h5 / "
+            ".safetensors / .pth file"
         )
     lower = path.lower()
     if lower.endswith(".keras"):
@@ -178,7 +188,8 @@ def load_pretrained(config) -> Pretrained | None:
             ".weights.h5 file"
         )
     raise KerasResnetError(
-        f"--weights '{path}' is not a weights file: give imagenet, a .keras, .weights.h5 or keras.applications .h5"
+        f"--weights '{path}' is not a weights file: give imagenet, timm:NAME, a .keras, .weights.h5, keras.applications"
+        " .h5, or a PyTorch .safetensors / .pth / .bin"
     )
 
 
@@ -191,6 +202,8 @@ def load_into(model, pretrained: Pretrained, model_name: str) -> int:
     from keras_resnet.weights import load_layer_weights
 
     imagenet = pretrained.source == "imagenet"
+    if pretrained.checkpoint is not None:  # a PyTorch file: the first tensor that does not fit, by its name
+        pretrained.checkpoint.check(model, skip=HEAD_LAYERS)
     names = {layer.name for layer in model.layers if layer.weights}
     unused = sorted(name for name in pretrained.layer_weights if name not in names and name not in HEAD_LAYERS)
     if unused:
