@@ -503,7 +503,7 @@ def experiment_construction_command(**options):
                                     "conv1x1,dropout", show_default=True,
               help="Measured at initialisation; or all (adds the other Table 1 variants).")
 @click.option("--depths", default="20,56,110", show_default=True, help="Depths measured at initialisation.")
-@click.option("--trained", default="original,preactivation,constant_scaling", show_default=True,
+@click.option("--trained", default="original,constant_scaling", show_default=True,
               help="Variants also trained and measured every epoch; none for no training.")
 @click.option("--depth", type=int, default=None, help="Depth of the trained nets [20; 110 with --recipe paper].")
 @_friendly_errors

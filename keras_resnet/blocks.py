@@ -106,11 +106,16 @@ SHORTCUTS = {
 }
 SHORTCUT_ALIASES = {"A": "identity", "B": "projection", "C": "projection_always", "plain": "none"}
 
-BLOCKS = ("basic", "bottleneck")
+BLOCKS = ("basic", "bottleneck", "one_layer")  # one_layer: F is a single conv (He et al. 2015, Sec. 3.2)
 CONV_BIAS = ("never", "always", "unnormalized")  # unnormalized: only convs not followed by BN
 BOTTLENECK_STRIDES = ("1x1", "3x3")
 PROJECTION_DOWNSAMPLING = ("strided_conv", "average_pool")  # average_pool: ResNet-D
 STEMS = {"imagenet": 4, "deep": 4, "cifar": 1}  # stem -> its total stride
+# How borders are padded. Both pad strided convs symmetrically (k // 2 zeros each side) and average-pool with
+# TensorFlow's 'same' (padding left out of the mean, as PyTorch's ceil_mode / count_include_pad=False).
+# "keras" (keras.applications): the stem's max-pool pads with zeros. "pytorch": it pads with -inf, as PyTorch
+# does; the two differ where the stem ends without ReLU (pre-activation nets), so PyTorch weights need it.
+PADDINGS = ("keras", "pytorch")
 
 
 def _choose(value, choices, what, aliases=None):
@@ -145,6 +150,7 @@ class UnitOptions:
     bn_momentum: float = 0.9
     bn_epsilon: float = 1e-5
     kernel_initializer: str = "he_normal"
+    padding: str = "keras"
 
     def __post_init__(self):
         set_ = lambda field, value: object.__setattr__(self, field, value)  # noqa: E731
@@ -155,6 +161,7 @@ class UnitOptions:
         set_("bottleneck_stride", _choose(self.bottleneck_stride, BOTTLENECK_STRIDES, "bottleneck_stride"))
         set_("projection_downsampling",
              _choose(self.projection_downsampling, PROJECTION_DOWNSAMPLING, "projection_downsampling"))
+        set_("padding", _choose(self.padding, PADDINGS, "padding"))
         if int(self.expansion) < 1:
             raise KerasResnetError(f"expansion must be >= 1, got {self.expansion}")
         for field in ("squeeze_excitation", "shortcut_dropout"):
@@ -223,6 +230,8 @@ def branch_convs(options, filters, stride):
     """(kernel size, filters, stride) of each conv of the residual branch F."""
     if options.block == "basic":
         return [(3, filters, stride), (3, filters, 1)]
+    if options.block == "one_layer":
+        return [(3, filters, stride)]
     on_1x1 = options.bottleneck_stride == "1x1"
     return [(1, filters, stride if on_1x1 else 1), (3, filters, 1 if on_1x1 else stride),
             (1, filters * options.expansion, 1)]
@@ -316,5 +325,14 @@ def stem(x, kind, filters, options):
             ops = normalize if i == len(layout) else ("bn", "relu")
             x = conv(x, conv_filters, 3, stride, f"{naming.STEM}_{i}", options, followed_by_bn="bn" in ops)
             x = apply_ops(x, ops, f"{naming.STEM}_{i}", options)
+    return stem_pool(x, options)
+
+
+def stem_pool(x, options):
+    """The stem's 3x3/2 max-pool, padded with zeros ("keras") or, as PyTorch, with -inf ("pytorch"): a stride-1
+    'same' pool (which leaves its padding out) sampled at every second position is exactly PyTorch's, any size."""
+    if options.padding == "pytorch":
+        x = keras.layers.MaxPooling2D(3, strides=1, padding="same", name="pool1_pool")(x)
+        return keras.layers.MaxPooling2D(1, strides=2, name="pool1_subsample")(x)
     x = keras.layers.ZeroPadding2D(1, name="pool1_pad")(x)
     return keras.layers.MaxPooling2D(3, strides=2, name="pool1_pool")(x)

@@ -110,7 +110,17 @@ def ResNet(
     included. The model takes raw 0-255 pixels unless ``preprocessing=None``: ``preprocessing="auto"`` builds in
     the preprocessing the ``weights`` file was trained with (keras.applications' files, our ``.keras``), else
     "rescale"; an explicit one wins (see :func:`keras_resnet.preprocessing.choose_preprocessing`).
+    PyTorch weights (``timm:NAME``, ``hf-hub:ORG/NAME``, a ``.safetensors`` / ``.pth`` / ``.bin`` state dict: see
+    :mod:`keras_resnet.pytorch_weights`) set the unit options they need that are not given (``padding="pytorch"``
+    ...); ``build_model`` sets the rest (stem, shortcut). A head of another class count than theirs starts anew.
     """
+    if weights == "imagenet":
+        raise KerasResnetError("weights='imagenet' needs a named model: use ResNet50/101/152 or their V2"
+                               " (or build_model('resnet50', weights='imagenet'))")
+    weights_file = read_weights_file(weights) if weights is not None else None  # it decides the preprocessing
+    if weights_file is not None:
+        _take_options(weights_file, unit_options, stem_type=stem_type, stem_filters=stem_filters,
+                      downsample_unit=downsample_unit)
     try:
         options = UnitOptions(block=block, order=version, shortcut=shortcut, **unit_options)
     except TypeError as error:
@@ -138,11 +148,8 @@ def ResNet(
         raise KerasResnetError(f"unknown pooling {pooling!r}: choose None, 'avg' or 'max'")
     if include_top and int(classes) < 1:
         raise KerasResnetError(f"classes must be >= 1, got {classes}")
-    if weights == "imagenet":
-        raise KerasResnetError("weights='imagenet' needs a named model: use ResNet50/101/152 or their V2"
-                               " (or build_model('resnet50', weights='imagenet'))")
-    weights_file = read_weights_file(weights) if weights is not None else None  # it decides the preprocessing
-    chosen = choose_preprocessing(preprocessing, weights_file.trained_with if weights_file else None, f"'{weights}'")
+    chosen = choose_preprocessing(preprocessing, weights_file.trained_with if weights_file else None,
+                                  f"'{weights_file.path if weights_file else None}'")
 
     total_stride = STEMS[stem_type]
     for s in stage_strides:
@@ -185,6 +192,16 @@ def ResNet(
     return model
 
 
+def _take_options(weights_file, unit_options, **given):
+    """Sets the unit options ``weights_file`` needs that ``unit_options`` lacks (in place); a given option, or a
+    builder argument in ``given``, that contradicts them is an error (shapes would not always tell)."""
+    for key, needed in weights_file.model_options.items():
+        value = given[key] if key in given else unit_options.setdefault(key, needed)
+        if value != needed:
+            raise KerasResnetError(f"the weights {weights_file.path} need {key}={needed!r}, not {value!r}: leave"
+                                   f" {key} out (build_model sets what they need)")
+
+
 def ImageNetResNet(depth=50, version="v1", **kwargs):
     """ResNet-18/34/50/101/152/200 of He et al. (2015) with a 7x7 stem and four stages."""
     if depth not in IMAGENET_DEPTHS:
@@ -197,14 +214,17 @@ def ImageNetResNet(depth=50, version="v1", **kwargs):
 
 
 def CifarResNet(depth=20, version="v1", block="basic", **kwargs):
-    """The CIFAR nets: 3x3 stem, three stages of 16/32/64 filters, depth 6n+2 (basic) or 9n+2 (bottleneck)."""
-    if block not in ("basic", "bottleneck"):
-        raise KerasResnetError(f"unknown block kind {block!r}: choose 'basic' or 'bottleneck'")
+    """The CIFAR nets: 3x3 stem, three stages of 16/32/64 filters, depth 6n+2 (basic), 9n+2 (bottleneck) or
+    3n+2 (one_layer: units whose shortcut skips a single conv)."""
+    rules = {"basic": "6n+2 (20, 32, 44, 56, 110, 1202 ...)", "bottleneck": "9n+2 (164, 1001 ...)",
+             "one_layer": "3n+2 (20, 56, 110 ...)"}
+    if block not in rules:
+        raise KerasResnetError(f"unknown block kind {block!r}: choose one of {', '.join(rules)}")
     n = cifar_units_per_stage(depth, block)
     if n is None:
-        rule = "6n+2 (20, 32, 44, 56, 110, 1202 ...)" if block == "basic" else "9n+2 (164, 1001 ...)"
-        raise KerasResnetError(f"CIFAR ResNet depth {depth} is not {rule} for {block} units: pick such a depth")
-    kwargs.setdefault("shortcut", "identity" if block == "basic" else "projection")
+        raise KerasResnetError(f"CIFAR ResNet depth {depth} is not {rules[block]} for {block} units: pick such a"
+                               " depth")
+    kwargs.setdefault("shortcut", "projection" if block == "bottleneck" else "identity")
     kwargs.setdefault("classes", 10)
     kwargs.setdefault("name", f"{'plain' if shortcut_kind(kwargs['shortcut']).plain else 'resnet'}{depth}"
                               f"{'' if version == 'v1' else version}")

@@ -12,9 +12,10 @@ IMAGENET_DEPTHS = {
 IMAGENET_FILTERS = (64, 128, 256, 512)
 
 # CIFAR family: three stages of 16/32/64 filters; 6n+2 layers with basic
-# units (He et al. 2015, Sec. 4.2), 9n+2 with bottleneck units (Identity Mappings).
+# units (He et al. 2015, Sec. 4.2), 9n+2 with bottleneck units (Identity Mappings),
+# 3n+2 with one-layer units (the shortcut skips one conv: He et al. 2015, Sec. 3.2).
 CIFAR_FILTERS = (16, 32, 64)
-CIFAR_LAYERS_PER_UNIT = {"basic": 2, "bottleneck": 3}
+CIFAR_LAYERS_PER_UNIT = {"basic": 2, "bottleneck": 3, "one_layer": 1}
 CIFAR_BASIC_DEPTHS = (20, 32, 44, 56, 110, 1202)
 CIFAR_BOTTLENECK_DEPTHS = (164, 1001)
 

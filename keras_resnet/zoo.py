@@ -7,7 +7,7 @@ from keras_resnet.errors import KerasResnetError
 from keras_resnet.models import (KERAS_APPLICATIONS_V1, KERAS_APPLICATIONS_V2, TORCHVISION, CifarResNet, ImageNetResNet,
                                  image_dimensions, image_shape)
 from keras_resnet.specs import CIFAR_BASIC_DEPTHS, CIFAR_BOTTLENECK_DEPTHS, IMAGENET_DEPTHS, cifar_units_per_stage
-from keras_resnet.weights import KERAS_APPLICATIONS_HASHES, fetch_imagenet_weights
+from keras_resnet.weights import KERAS_APPLICATIONS_HASHES, fetch_imagenet_weights, read_weights_file
 
 
 @dataclasses.dataclass(frozen=True)
@@ -23,12 +23,17 @@ class ZooEntry:
 
     def build(self, **kwargs):
         """The model; ``weights="imagenet"`` is keras.applications' file for it, loaded like any weights file
-        (with the preprocessing it was trained with, see :mod:`keras_resnet.weights`)."""
+        (with the preprocessing it was trained with, see :mod:`keras_resnet.weights`). Weights that need other
+        settings (PyTorch's: ``timm:NAME``, a ``.pth`` ...) replace this entry's with theirs."""
+        settings = self.settings
         if kwargs.get("weights") == "imagenet":
             kwargs["weights"] = self.imagenet_weights(kwargs.get("include_top", True), kwargs.get("classes", 1000),
                                                       kwargs.get("input_shape"))
+        if kwargs.get("weights") is not None:
+            kwargs["weights"] = read_weights_file(kwargs["weights"])  # read once, here and by the builder
+            settings = {**settings, **kwargs["weights"].model_options}
         builder = ImageNetResNet if self.family == "imagenet" else CifarResNet
-        return builder(self.depth, **{"version": self.version, "name": self.name, **self.settings, **kwargs})
+        return builder(self.depth, **{"version": self.version, "name": self.name, **settings, **kwargs})
 
     def imagenet_weights(self, include_top=True, classes=1000, input_shape=None):
         """The path of keras.applications' ImageNet weights for this model (downloaded once), if it can take them."""
@@ -99,6 +104,17 @@ def get_entry(name):
 def build_model(name, **kwargs):
     """Build a zoo model by name ('resnet50', 'resnet20', 'plain56', 'resnet164v2', 'resnet8' ...)."""
     return get_entry(name).build(**kwargs)
+
+
+def build_pretrained(weights, **kwargs):
+    """The zoo model PyTorch weights (``timm:NAME``, ``hf-hub:ORG/NAME``, a state dict) fit, with them loaded: the
+    classifier they were trained as (224x224 unless ``input_shape`` says otherwise)."""
+    weights = read_weights_file(weights)
+    name = weights.checkpoint.model_name if weights.checkpoint is not None else None
+    if name is None:
+        raise KerasResnetError(f"'{weights.path}' does not say which zoo model it fits: build it with "
+                               "build_model(name, weights=...)")
+    return build_model(name, weights=weights, **kwargs)
 
 
 def build_network(name, input_shape, classes, options=None):

@@ -37,8 +37,13 @@ def compare(value, reference, margin=MARGIN):
     return "same"
 
 
-def _pct(value):
+def percent(value):
     return "—" if value is None else f"{value:.2f}%"
+
+
+def significant(value, digits=3):
+    """``value`` to ``digits`` significant figures (ratios spanning orders of magnitude); "—" for None."""
+    return "—" if value is None else f"{value:.{digits}g}"
 
 
 def _ratio(value):
@@ -69,39 +74,41 @@ def degradation_findings(train_errors, margin=MARGIN):
     p, r = f"plain-{deep}", f"ResNet-{deep}"
     sentences = []
     if plain_trend == "higher":
-        sentences.append(f"The deeper plain net trained worse: {p} ended with {_pct(plain[deep])} training error"
-                         f" against {_pct(plain[shallow])} for plain-{shallow} ({_points(plain[deep], plain[shallow])}"
-                         " higher). That is the degradation problem: more layers, higher *training* error.")
+        sentences.append(f"The deeper plain net trained worse: {p} ended with {percent(plain[deep])} training error"
+                         f" against {percent(plain[shallow])} for plain-{shallow}"
+                         f" ({_points(plain[deep], plain[shallow])} higher). That is the degradation problem: more"
+                         " layers, higher *training* error.")
     elif plain_trend == "lower":
         sentences.append(f"No degradation at this budget: {p} trained better than plain-{shallow}"
-                         f" ({_pct(plain[deep])} against {_pct(plain[shallow])} training error).")
+                         f" ({percent(plain[deep])} against {percent(plain[shallow])} training error).")
     else:
         sentences.append(f"No clear degradation at this budget: {p} and plain-{shallow} ended within {margin:g}"
-                         f" points of each other ({_pct(plain[deep])} and {_pct(plain[shallow])} training error).")
+                         f" points of each other ({percent(plain[deep])} and {percent(plain[shallow])} training"
+                         " error).")
     if residual_trend == "lower":
         verb = "reversed it" if degradation else "gained from depth"
-        sentences.append(f"The residual nets {verb}: {r} ended with {_pct(residual[deep])} training error against"
-                         f" {_pct(residual[shallow])} for ResNet-{shallow}"
+        sentences.append(f"The residual nets {verb}: {r} ended with {percent(residual[deep])} training error against"
+                         f" {percent(residual[shallow])} for ResNet-{shallow}"
                          f" ({_points(residual[deep], residual[shallow])} lower).")
     elif residual_trend == "higher":
         penalty = (f"; depth cost the residual nets {_points(residual[deep], residual[shallow])} of training error"
                    f" against {_points(plain[deep], plain[shallow])} for the plain nets, so the shortcuts did not"
                    " reverse the degradation at this budget" if degradation else "")
-        sentences.append(f"The deeper residual net trained worse as well: {r} {_pct(residual[deep])} against"
-                         f" ResNet-{shallow} {_pct(residual[shallow])}{penalty}.")
+        sentences.append(f"The deeper residual net trained worse as well: {r} {percent(residual[deep])} against"
+                         f" ResNet-{shallow} {percent(residual[shallow])}{penalty}.")
     else:
         sentences.append(f"The residual nets did not degrade but did not clearly gain from depth either: {r}"
-                         f" {_pct(residual[deep])} against ResNet-{shallow} {_pct(residual[shallow])} training"
+                         f" {percent(residual[deep])} against ResNet-{shallow} {percent(residual[shallow])} training"
                          f" error{' (within the margin, so not a reversal)' if degradation else ''}.")
     if deep_gap == "lower":
         sentences.append(f"At depth {deep}, adding the identity shortcuts lowered the training error from"
-                         f" {_pct(plain[deep])} to {_pct(residual[deep])} with the same parameters.")
+                         f" {percent(plain[deep])} to {percent(residual[deep])} with the same parameters.")
     elif deep_gap == "higher":
-        sentences.append(f"At depth {deep} the residual net trained worse than its plain twin ({_pct(residual[deep])}"
-                         f" against {_pct(plain[deep])}).")
+        sentences.append(f"At depth {deep} the residual net trained worse than its plain twin"
+                         f" ({percent(residual[deep])} against {percent(plain[deep])}).")
     else:
         sentences.append(f"At depth {deep} the residual net and its plain twin ended within {margin:g} points"
-                         f" ({_pct(residual[deep])} and {_pct(plain[deep])}).")
+                         f" ({percent(residual[deep])} and {percent(plain[deep])}).")
     return {"shallow_depth": shallow, "deep_depth": deep, "margin_points": margin,
             "plain_deeper_vs_shallower": plain_trend, "residual_deeper_vs_shallower": residual_trend,
             "residual_vs_plain_at_depth": deep_gap, "degradation_observed": degradation,
@@ -109,8 +116,8 @@ def degradation_findings(train_errors, margin=MARGIN):
 
 
 def _model_row(record, paper):
-    return (f"| {record['spec']['label']} | {record['parameters']:,} | {_pct(final(record))} |"
-            f" {_pct(final(record, 'test_error'))} | {_pct(best(record))} |"
+    return (f"| {record['spec']['label']} | {record['parameters']:,} | {percent(final(record))} |"
+            f" {percent(final(record, 'test_error'))} | {percent(best(record))} |"
             f" {'diverged' if record.get('diverged') else len(record['history']['epoch'])} | {paper} |")
 
 
@@ -155,18 +162,19 @@ def variant_findings(records, baseline, margin=MARGIN):
     label = lambda name: records[name]["spec"]["label"]  # noqa: E731
     sentences = []
     if ranking:
-        sentences.append(f"Lowest final test error: {label(ranking[0])} ({_pct(finished[ranking[0]]['test_error'])});"
-                         f" highest: {label(ranking[-1])} ({_pct(finished[ranking[-1]]['test_error'])}).")
+        lowest, highest = finished[ranking[0]]["test_error"], finished[ranking[-1]]["test_error"]
+        sentences.append(f"Lowest final test error: {label(ranking[0])} ({percent(lowest)});"
+                         f" highest: {label(ranking[-1])} ({percent(highest)}).")
     worse = [name for name, row in rows.items() if row["train_vs_baseline"] == "higher"]
     better = [name for name, row in rows.items() if row["train_vs_baseline"] == "lower"]
     same = [name for name, row in rows.items() if row["train_vs_baseline"] == "same"]
-    base_label, base_error = label(baseline), _pct(final(base))
+    base_label, base_error = label(baseline), percent(final(base))
     if worse:
         sentences.append(f"Trained worse than {base_label} ({base_error} training error): " + ", ".join(
-            f"{label(name)} ({_pct(rows[name]['train_error'])})" for name in worse) + ".")
+            f"{label(name)} ({percent(rows[name]['train_error'])})" for name in worse) + ".")
     if better:
         sentences.append(f"Trained better than {base_label}: " + ", ".join(
-            f"{label(name)} ({_pct(rows[name]['train_error'])})" for name in better) + ".")
+            f"{label(name)} ({percent(rows[name]['train_error'])})" for name in better) + ".")
     if same:
         sentences.append(f"Within {margin:g} points of {base_label}'s training error: "
                          + ", ".join(label(name) for name in same) + ".")
@@ -191,8 +199,8 @@ def variants_markdown(title, intro, setup, records, findings, columns, paper_col
               "|" + "|".join(["---"] * (1 + len(columns)) + ["---:"] * (4 + len(paper_columns))) + "|"]
     for name, record in records.items():
         cells = [record["spec"]["label"], *[values.get(name, "") for _, values in columns],
-                 f"{record['parameters']:,}", _pct(final(record)),
-                 "diverged" if record.get("diverged") else _pct(final(record, "test_error")), _pct(best(record)),
+                 f"{record['parameters']:,}", percent(final(record)),
+                 "diverged" if record.get("diverged") else percent(final(record, "test_error")), percent(best(record)),
                  *[values.get(name, "—") for _, values in paper_columns]]
         lines.append("| " + " | ".join(cells) + " |")
     lines += ["", f"![training (dashed) and test (solid) error per epoch]({figure})", "", paper_note, ""]
@@ -254,8 +262,8 @@ def identity_markdown(setup, records, labels, findings, figure):
     lines += ["", "## Final errors", "", "| setting | parameters | training error | test error | epochs |",
               "|---|---:|---:|---:|---:|"]
     for name, record in records.items():
-        lines.append(f"| {labels[name]} | {record['parameters']:,} | {_pct(final(record))} |"
-                     f" {_pct(final(record, 'test_error'))} | {len(record['history']['epoch'])} |")
+        lines.append(f"| {labels[name]} | {record['parameters']:,} | {percent(final(record))} |"
+                     f" {percent(final(record, 'test_error'))} | {len(record['history']['epoch'])} |")
     header = " | ".join(f"{labels[name]}: initial | {labels[name]}: final" for name in names)
     lines += ["", "## Ratio ‖F(x)‖ / ‖x‖ per unit", "", f"| unit | {header} |",
               "|---|" + "---:|" * (2 * len(names))]

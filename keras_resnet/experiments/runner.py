@@ -8,7 +8,8 @@ papers' curves are training error, not the running error on augmented batches)
 and the test error, plus the experiment's own measurement if any (kept in the
 run's ``measurements.json``). The experiment's JSON gets each model's record once
 it has finished. A rerun of the same command skips finished models, and ``train``
-continues an interrupted one from its last checkpoint.
+continues an interrupted one from its last checkpoint. A model may start from a
+weights file instead of its initialisation (``ModelSpec.start_from``: a grown net).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import math
 import os
 import sys
 import time
+import warnings
 
 import keras
 
@@ -45,6 +47,8 @@ class ModelSpec:
     name: str  # file-safe key: "plain56", "exclusive_gating"
     label: str  # for tables and legends: "plain-56"
     options: dict  # CifarResNet keyword arguments, "depth" included
+    start_from: str | None = None  # a .weights.h5 file (relative to the experiment folder) to start from instead
+    #   of the initialisation: a grown net (experiments.construction)
 
     @property
     def depth(self):
@@ -72,7 +76,8 @@ class ModelSpec:
         return build_network(self.model, input_shape, classes, self.model_options)
 
     def to_dict(self):
-        return {"name": self.name, "label": self.label, "options": dict(self.options)}
+        spec = {"name": self.name, "label": self.label, "options": dict(self.options)}
+        return {**spec, "start_from": self.start_from} if self.start_from else spec
 
 
 def _say(verbose, message):
@@ -106,6 +111,22 @@ class MeasurementLog(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self._add(epoch + 1)
+
+
+class StartFrom(keras.callbacks.Callback):
+    """Loads the weights in ``path`` into the model before a fresh run's first step (a resumed run has them
+    in its checkpoint, and keeps those)."""
+
+    def __init__(self, path):
+        super().__init__()
+        self.path = path
+
+    def on_train_begin(self, logs=None):
+        if self.path:
+            with warnings.catch_warnings():  # the file holds the model's weights only, not the fresh optimizer's
+                warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+                self.model.load_weights(self.path)
+            self.path = None
 
 
 class ProgressLine(keras.callbacks.Callback):
@@ -203,6 +224,8 @@ def _train_one(state, spec, data, recipe, budget, seed, measure, verbose, positi
             _say(verbose, f"{position} {spec.label}: resuming after epoch {checkpoint['epochs_done']}")
         # Keras' progress bar (verbose 2) goes first, so it finishes an epoch's bar before our line is printed.
         callbacks = [keras.callbacks.ProgbarLogger()] if verbose >= 2 else []
+        if spec.start_from and not checkpoint:
+            callbacks.append(StartFrom(os.path.join(state.folder, spec.start_from)))
         callbacks.append(EpochEvaluation({TRAIN_SUBSET: data.eval_pipeline(data.train_eval),
                                           TEST: data.eval_pipeline(data.test)}))
         if measure:
