@@ -49,3 +49,39 @@ def test_shared_calibration_gives_the_converters_own_models(graph, int8_io):
         assert len(shared) == len(alone)
         raw = held_out.astype(np.int16) - 128 if (mode, int8_io) == ("int8", "int8") else held_out  # fits the input
         np.testing.assert_array_equal(outputs(shared, raw), outputs(alone, raw))
+
+
+def test_ranges_of_two_parts_merge_into_the_one_pass_model(graph):
+    """The calibrator keeps a running min/max: two halves merged are the whole set's model, byte for byte."""
+    from keras_resnet.export.calibration_pool import merge_ranges
+
+    source, digits = graph
+    images = digits.train.images[1000:1060]
+    whole = calibrate(source, feed(images))
+    first, second = calibrate(source, feed(images[:30])), calibrate(source, feed(images[30:]))
+    assert first != whole and second != whole  # each half alone records narrower ranges
+    assert merge_ranges(first, second) == whole
+    assert merge_ranges(second, first) == whole
+
+
+@pytest.mark.parametrize("own_share", [False, True])
+def test_calibration_on_all_cores_is_the_one_pass_model(graph, own_share):
+    """Helper processes claim images from the same list; what they record is merged into the same model."""
+    from keras_resnet.export.calibration_pool import calibrate_on_all_cores
+
+    source, digits = graph
+    images = digits.train.images[2000:2040]
+    helpers = 1 if own_share else 2
+    calibrated, shares = calibrate_on_all_cores(source, images, helpers=helpers, own_share=own_share)
+    assert sum(shares) == len(images) and len(shares) == 1 + helpers
+    if not own_share:
+        assert shares[0] == 0 and sum(shares[1:]) == len(images)  # the helpers did all the work
+    assert calibrated == calibrate(source, feed(images))
+
+
+def feed(images):
+    def dataset():
+        for image in images:
+            yield [image[np.newaxis].astype(np.float32)]
+
+    return dataset

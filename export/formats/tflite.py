@@ -19,7 +19,7 @@ from keras_resnet.startup import native_output_captured
 
 from .. import labels as sidecars
 from ..runtime import Artifact, all_threads
-from ..tflite import (FULL_INTEGER_MODES, calibrate, convert, embed_metadata, infer_mode, is_tflite_file,
+from ..tflite import (FULL_INTEGER_MODES, convert, embed_metadata, infer_mode, is_tflite_file,
                       op_summary, read_metadata, tensor_io, tflite_name, write_conversion_source)
 
 NAME = "tflite"
@@ -55,9 +55,9 @@ def export(job) -> None:
                 graph = write_conversion_source(job.model, os.path.join(scratch, "float_graph"), job.input_shape,
                                                 job.rgb_input)
             calibrated = None
-            if sum(mode in FULL_INTEGER_MODES for mode in options.tflite_modes) > 1:
-                with job.times.stage("tflite calibration (int8 and int16x8)"):
-                    calibrated = calibrate(graph, _calibration_images(job))
+            if any(mode in FULL_INTEGER_MODES for mode in options.tflite_modes):
+                with job.times.stage("tflite calibration"):
+                    calibrated = _calibrate(job, graph)
             for mode in options.tflite_modes:
                 write_tflite(job, graph, mode, mode, options.stem, calibrated=calibrated)
         if options.optimizations.requested:
@@ -76,6 +76,16 @@ def export(job) -> None:
                     job.artifacts[key]["compression"] = tflite_compression(job.paths[key])
                 job.optimizations[variant.name] = variant.info
                 job.models[variant.name] = variant.model
+
+
+def _calibrate(job, graph: str) -> bytes:
+    """One calibration of the float graph for every full-integer mode, on all cores (``calibration_pool``)."""
+    from keras_resnet.data.images import convert_channels
+
+    from ..calibration_pool import calibrate_on_all_cores
+
+    images = convert_channels(job.calibration.images, job.artifact_input_shape[-1])
+    return calibrate_on_all_cores(graph, images, progress=job.options.progress)[0]
 
 
 def _calibration_images(job):

@@ -1,0 +1,189 @@
+"""Full-integer calibration on every core: helper processes take images from the same list as this one.
+
+TFLite's calibrator runs the float model image by image on one thread (at 224x224 a
+ResNet-50 takes ~0.5 s an image, most of an export). It records each tensor's running
+min and max, so calibrating disjoint parts of the set and taking the min of the mins
+and the max of the maxes gives the very model one pass over the whole set gives
+(``merge_ranges``; the tests compare the bytes). Helpers are separate Python processes
+(``python -m keras_resnet.export.calibration_pool``, never a fork of the caller's
+process or a re-run of its script) that claim images one at a time by creating a claim
+file: whoever creates ``claims/<i>`` first calibrates image ``i``. A helper still
+starting when every image is claimed gets none and is stopped, so a small model never
+waits for one.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import warnings
+
+import numpy as np
+
+from keras_resnet.errors import KerasResnetError
+
+from .progress import progress_bar
+from .runtime import all_threads
+
+MAX_HELPERS = 3  # each holds TensorFlow and the float model (~1 GB at ResNet-50)
+IMAGES_FILE, CLAIMS_DIR = "images.npy", "claims"
+
+
+def default_helpers() -> int:
+    """One helper per core beyond this process's, at most ``MAX_HELPERS``."""
+    return max(0, min(all_threads() - 1, MAX_HELPERS))
+
+
+def calibrate_on_all_cores(source_dir: str, images: np.ndarray, *, helpers: int | None = None,
+                           progress: bool = False, own_share: bool = True) -> tuple[bytes, list[int]]:
+    """``tflite.calibrate`` of the SavedModel at ``source_dir`` over uint8 ``images`` (as the graph takes
+    them), shared with ``helpers`` processes (default: ``default_helpers()``). Returns the calibrated model
+    and how many images each process calibrated (this one first). ``own_share=False``: this process only
+    waits and merges (the helpers take every image)."""
+    from .tflite import calibrate
+
+    helpers = default_helpers() if helpers is None else int(helpers)
+    if helpers <= 0:
+        with progress_bar(len(images), "Calibrating", progress) as bar:
+            return calibrate(source_dir, _claiming(images, None, "main", bar)), [len(images)]
+    with tempfile.TemporaryDirectory(prefix="keras_resnet_calibration_") as scratch:
+        np.save(os.path.join(scratch, IMAGES_FILE), images)
+        os.mkdir(os.path.join(scratch, CLAIMS_DIR))
+        processes = [_start_helper(source_dir, scratch, f"helper{index}") for index in range(helpers)]
+        try:
+            with progress_bar(len(images), "Calibrating", progress) as bar:
+                if own_share:
+                    own = calibrate(source_dir, _claiming(images, scratch, "main", bar))
+                else:
+                    own = None
+                    _wait_for_claims(scratch, len(images), processes, bar)
+            owners = _owners(scratch, len(images))
+            counts = [owners.count("main")]
+            for index, process in enumerate(processes):
+                name = f"helper{index}"
+                counts.append(owners.count(name))
+                if not counts[-1]:
+                    process.kill()
+                    continue
+                result = _helper_result(process, scratch, name)
+                if result is None:  # the helper failed: calibrate its images here, no image left out
+                    mine = [position for position, owner in enumerate(owners) if owner == name]
+                    result = calibrate(source_dir, _claiming(images[mine], None, "main", None))
+                own = result if own is None else merge_ranges(own, result)
+            return own, counts
+        finally:
+            for process in processes:
+                if process.poll() is None:
+                    process.kill()
+                process.wait()
+
+
+def _start_helper(source_dir: str, scratch: str, name: str):
+    return subprocess.Popen([sys.executable, "-m", __name__, source_dir, scratch, name],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+
+
+def _claim(scratch: str, index: int, name: str) -> bool:
+    """Whether ``name`` got image ``index`` (the claim file is created once, by one process)."""
+    try:
+        descriptor = os.open(os.path.join(scratch, CLAIMS_DIR, str(index)), os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except FileExistsError:
+        return False
+    os.write(descriptor, name.encode())
+    os.close(descriptor)
+    return True
+
+
+def _claiming(images, scratch: str | None, name: str, bar):
+    """The converter's representative dataset: the images this process claims, one float32 batch each."""
+
+    def generate():
+        for index in range(len(images)):
+            if scratch is None or _claim(scratch, index, name):
+                yield [images[index][np.newaxis].astype(np.float32)]
+            if bar is not None:
+                bar.update(1)
+
+    return generate
+
+
+def _wait_for_claims(scratch: str, count: int, processes, bar) -> None:
+    """Until every image is claimed (``own_share=False``); a helper that died first is an error."""
+    import time
+
+    claimed = 0
+    while claimed < count:
+        now = len(os.listdir(os.path.join(scratch, CLAIMS_DIR)))
+        bar.update(now - claimed)
+        claimed = now
+        if all(process.poll() is not None for process in processes) and claimed < count:
+            raise KerasResnetError(f"calibration helpers stopped with {count - claimed} images unclaimed: "
+                                   "calibrate in this process (helpers=0)")
+        time.sleep(0.05)
+
+
+def _owners(scratch: str, count: int) -> list[str]:
+    owners = []
+    for index in range(count):
+        with open(os.path.join(scratch, CLAIMS_DIR, str(index))) as file:
+            owners.append(file.read())
+    return owners
+
+
+def _helper_result(process, scratch: str, name: str) -> bytes | None:
+    """The helper's calibrated model, or ``None`` (with a warning naming why) when it failed."""
+    _, errors = process.communicate()
+    path = os.path.join(scratch, f"{name}.tflite")
+    if process.returncode == 0 and os.path.exists(path):
+        with open(path, "rb") as file:
+            return file.read()
+    lines = [line for line in errors.decode(errors="replace").splitlines() if line.strip()]
+    warnings.warn(f"calibration helper failed ({lines[-1] if lines else f'exit {process.returncode}'}); "
+                  "its images were calibrated in this process")
+    return None
+
+
+def merge_ranges(model: bytes, other: bytes) -> bytes:
+    """``model`` with every tensor's recorded range widened to cover ``other``'s (the same graph calibrated
+    on other images): min of the mins, max of the maxes. Both must come from ``tflite.calibrate``."""
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    merged = bytearray(model)
+    ours, theirs = schema.Model.GetRootAs(merged, 0), schema.Model.GetRootAs(other, 0)
+    for graph in range(ours.SubgraphsLength()):
+        mine, yours = ours.Subgraphs(graph), theirs.Subgraphs(graph)
+        for index in range(mine.TensorsLength()):
+            low, high = mine.Tensors(index).Quantization(), yours.Tensors(index).Quantization()
+            if low is None or high is None or not low.MinLength() or not high.MinLength():
+                continue
+            minimum, maximum = low.MinAsNumpy(), low.MaxAsNumpy()  # views into ``merged``: updated in place
+            np.minimum(minimum, high.MinAsNumpy(), out=minimum)
+            np.maximum(maximum, high.MaxAsNumpy(), out=maximum)
+    return bytes(merged)
+
+
+def _helper_main(source_dir: str, scratch: str, name: str) -> None:
+    """A helper process: calibrates the images it claims, writes its model next to the claims."""
+    from .tflite import calibrate
+
+    images = np.load(os.path.join(scratch, IMAGES_FILE), mmap_mode="r")
+    claimed = []
+
+    def generate():
+        for item in _claiming(images, scratch, name, None)():
+            claimed.append(1)
+            yield item
+
+    model = calibrate(source_dir, generate)
+    if claimed:
+        path = os.path.join(scratch, f"{name}.tflite")
+        with open(path + ".part", "wb") as file:
+            file.write(model)
+        os.replace(path + ".part", path)
+
+
+if __name__ == "__main__":
+    _helper_main(*sys.argv[1:4])
