@@ -70,9 +70,10 @@ def export(job) -> None:
         with job.times.stage("onnx float32 conversion"):
             float_path = write_float_onnx(model, os.path.join(scratch, "float32.onnx"))
         for mode in modes(job.options):
-            with job.times.stage(f"onnx {mode} conversion"):
-                source = float_path if mode == "float32" else quantize(float_path, job.calibration, scratch,
-                                                                       job.options.progress)
+            source = float_path
+            if mode != "float32":
+                with job.times.stage(f"onnx {mode} quantization"):
+                    source = quantize(float_path, job.calibration, scratch, job.options.progress)
             write_onnx(job, source, mode)
 
 
