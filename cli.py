@@ -418,98 +418,71 @@ def _run_experiment(name, quiet, **options):
                f"{', '.join(result.paths['png'])})")
 
 
-@experiment_group.command("degradation")
-@_experiment_options("degradation")
-@click.option("--depths", default="20,56", show_default=True,
-              help="Comma-separated depths (6n+2); a plain net and a ResNet of each.")
-@_friendly_errors
-def experiment_degradation_command(**options):
-    """Plain nets vs ResNets of the same depths: does the deeper plain net train worse, and do shortcuts fix it?"""
-    _run_experiment("degradation", **options)
+def _experiment_command(name, summary, *flags):
+    """Registers ``keras-resnet experiment NAME``: the shared flags, then ``flags``; it runs EXPERIMENTS[name]."""
+
+    def command(**options):
+        _run_experiment(name, **options)
+
+    command.__doc__ = summary
+    command = _friendly_errors(command)
+    for flag in reversed(flags):
+        command = flag(command)
+    return experiment_group.command(name)(_experiment_options(name)(command))
 
 
-@experiment_group.command("shortcuts")
-@_experiment_options("shortcuts")
-@click.option("--depth", type=int, default=None, help="6n+2 [20; 110 with --recipe paper].")
-@click.option("--variants", default="original,constant_scaling,exclusive_gating,shortcut_gating,conv1x1,dropout",
-              show_default=True, help="Comma-separated, or all (adds constant_scaling_both, exclusive_gating_b0, "
-                                      "exclusive_gating_b7, shortcut_gating_b0).")
-@_friendly_errors
-def experiment_shortcuts_command(**options):
-    """Identity Mappings Table 1: scaled, gated, 1x1-conv and dropout shortcuts against the identity."""
-    _run_experiment("shortcuts", **options)
+DEPTHS_OF_BOTH = click.option("--depths", default="20,56", show_default=True,
+                              help="Comma-separated depths (6n+2); a plain net and a ResNet of each.")
+TABLE_DEPTH = click.option("--depth", type=int, default=None, help="6n+2 [20; 110 with --recipe paper].")
 
-
-@experiment_group.command("activations")
-@_experiment_options("activations")
-@click.option("--depth", type=int, default=None, help="6n+2 [20; 110 with --recipe paper].")
-@click.option("--variants", default="all", show_default=True,
-              help="Comma-separated of post_activation, bn_after_addition, relu_before_addition, "
-                   "relu_preactivation, full_preactivation; or all.")
-@_friendly_errors
-def experiment_activations_command(**options):
-    """Identity Mappings Table 2: where BN and ReLU sit around the addition."""
-    _run_experiment("activations", **options)
-
-
-@experiment_group.command("identity")
-@_experiment_options("identity")
-@click.option("--depth", type=int, default=20, show_default=True, help="6n+2.")
-@click.option("--version", default="v1", show_default=True,
-              help="v1, v2 or any activation order (bn_after_addition ...).")
-@_friendly_errors
-def experiment_identity_command(**options):
-    """||F(x)|| / ||x|| per residual unit across training, last-BN gamma zero-initialised vs default."""
-    _run_experiment("identity", **options)
-
-
-@experiment_group.command("vanishing-gradients")
-@_experiment_options("vanishing-gradients")
-@click.option("--depths", default="20,56", show_default=True,
-              help="Comma-separated depths (6n+2); a plain net and a ResNet of each.")
-@_friendly_errors
-def experiment_vanishing_gradients_command(**options):
-    """Per-unit gradient norms and activation spread of plain nets and ResNets: did the deep plain net's vanish?"""
-    _run_experiment("vanishing-gradients", **options)
-
-
-@experiment_group.command("one-layer-shortcuts")
-@_experiment_options("one-layer-shortcuts")
-@click.option("--depth", type=int, default=56, show_default=True, help="6n+2: both groupings fit.")
-@_friendly_errors
-def experiment_one_layer_shortcuts_command(**options):
-    """Shortcuts around one conv against around two, at equal depth, with the plain net beside them."""
-    _run_experiment("one-layer-shortcuts", **options)
-
-
-@experiment_group.command("construction")
-@_experiment_options("construction")
-@click.option("--shallow-depth", type=int, default=20, show_default=True, help="The net trained first (6n+2).")
-@click.option("--deep-depth", type=int, default=56, show_default=True, help="The net it is grown into (6n+2).")
-@click.option("--families", default="residual,plain", show_default=True, help="residual, plain or both.")
-@click.option("--continue-epochs", type=click.IntRange(min=1), default=None,
-              help="Epochs the grown and the continued nets train [half the first run's].")
-@click.option("--continue-rate", type=float, default=0.1, show_default=True,
-              help="Their learning rate, as a factor of the recipe's.")
-@_friendly_errors
-def experiment_construction_command(**options):
-    """A trained shallow net grown deeper with identity units: starts equal, then trained on."""
-    _run_experiment("construction", **options)
-
-
-@experiment_group.command("signal-propagation")
-@_experiment_options("signal-propagation")
-@click.option("--variants", default="original,preactivation,constant_scaling,exclusive_gating,shortcut_gating,"
-                                    "conv1x1,dropout", show_default=True,
-              help="Measured at initialisation; or all (adds the other Table 1 variants).")
-@click.option("--depths", default="20,56,110", show_default=True, help="Depths measured at initialisation.")
-@click.option("--trained", default="original,constant_scaling", show_default=True,
-              help="Variants also trained and measured every epoch; none for no training.")
-@click.option("--depth", type=int, default=None, help="Depth of the trained nets [20; 110 with --recipe paper].")
-@_friendly_errors
-def experiment_signal_propagation_command(**options):
-    """Gradient reaching the first unit relative to the last, for v1/v2 units and the Table 1 shortcuts."""
-    _run_experiment("signal-propagation", **options)
+_experiment_command(
+    "degradation",
+    "Plain nets vs ResNets of the same depths: does the deeper plain net train worse, and do shortcuts fix it?",
+    DEPTHS_OF_BOTH)
+_experiment_command(
+    "shortcuts", "Identity Mappings Table 1: scaled, gated, 1x1-conv and dropout shortcuts against the identity.",
+    TABLE_DEPTH,
+    click.option("--variants", default="original,constant_scaling,exclusive_gating,shortcut_gating,conv1x1,dropout",
+                 show_default=True, help="Comma-separated, or all (adds constant_scaling_both, exclusive_gating_b0, "
+                                         "exclusive_gating_b7, shortcut_gating_b0)."))
+_experiment_command(
+    "activations", "Identity Mappings Table 2: where BN and ReLU sit around the addition.",
+    TABLE_DEPTH,
+    click.option("--variants", default="all", show_default=True,
+                 help="Comma-separated of post_activation, bn_after_addition, relu_before_addition, "
+                      "relu_preactivation, full_preactivation; or all."))
+_experiment_command(
+    "identity", "||F(x)|| / ||x|| per residual unit across training, last-BN gamma zero-initialised vs default.",
+    click.option("--depth", type=int, default=20, show_default=True, help="6n+2."),
+    click.option("--version", default="v1", show_default=True,
+                 help="v1, v2 or any activation order (bn_after_addition ...)."))
+_experiment_command(
+    "vanishing-gradients",
+    "Per-unit gradient norms and activation spread of plain nets and ResNets: did the deep plain net's vanish?",
+    DEPTHS_OF_BOTH)
+_experiment_command(
+    "one-layer-shortcuts",
+    "Shortcuts around one conv against around two, at equal depth, with the plain net beside them.",
+    click.option("--depth", type=int, default=56, show_default=True, help="6n+2: both groupings fit."))
+_experiment_command(
+    "construction", "A trained shallow net grown deeper with identity units: starts equal, then trained on.",
+    click.option("--shallow-depth", type=int, default=20, show_default=True, help="The net trained first (6n+2)."),
+    click.option("--deep-depth", type=int, default=56, show_default=True, help="The net it is grown into (6n+2)."),
+    click.option("--families", default="residual,plain", show_default=True, help="residual, plain or both."),
+    click.option("--continue-epochs", type=click.IntRange(min=1), default=None,
+                 help="Epochs the grown and the continued nets train [half the first run's]."),
+    click.option("--continue-rate", type=float, default=0.1, show_default=True,
+                 help="Their learning rate, as a factor of the recipe's."))
+_experiment_command(
+    "signal-propagation",
+    "Gradient reaching the first unit relative to the last, for v1/v2 units and the Table 1 shortcuts.",
+    click.option("--variants", show_default=True,
+                 default="original,preactivation,constant_scaling,exclusive_gating,shortcut_gating,conv1x1,dropout",
+                 help="Measured at initialisation; or all (adds the other Table 1 variants)."),
+    click.option("--depths", default="20,56,110", show_default=True, help="Depths measured at initialisation."),
+    click.option("--trained", default="original,constant_scaling", show_default=True,
+                 help="Variants also trained and measured every epoch; none for no training."),
+    click.option("--depth", type=int, default=None, help="Depth of the trained nets [20; 110 with --recipe paper]."))
 
 
 def _phase(number, title):

@@ -23,6 +23,7 @@ from keras_resnet.experiments import plots, report
 from keras_resnet.experiments.data import EVAL_BATCH
 from keras_resnet.experiments.growing import grow_into, output_difference
 from keras_resnet.experiments.recipes import resolve_budget
+from keras_resnet.experiments.variants import parse_variants
 from keras_resnet.experiments.runner import ModelSpec, run_models
 from keras_resnet.experiments.session import Session
 from keras_resnet.files import atomic_path
@@ -52,15 +53,8 @@ def errors(model, data):
 
 
 def parse_families(families):
-    """``"residual,plain"`` / a list -> known family names, in the given order."""
-    if isinstance(families, str):
-        families = [part for part in families.replace(" ", "").split(",") if part]
-    families = list(dict.fromkeys(families))
-    unknown = [family for family in families if family not in FAMILIES]
-    if unknown or not families:
-        raise KerasResnetError(f"unknown families {', '.join(map(repr, unknown)) or '(none given)'}: choose from"
-                               f" {', '.join(FAMILIES)}")
-    return families
+    """``"residual,plain"`` / a list / ``"all"`` -> known family names, in the given order."""
+    return parse_variants(families, FAMILIES, "families")
 
 
 def construction_models(shallow_depth, deep_depth, families):
@@ -156,19 +150,19 @@ def construction_findings(records, starts, later, margin=report.MARGIN):
 
 
 def construction_markdown(setup, continuation, records, findings, starts, later, figure):
-    lines = ["# The construction argument: a shallow net grown deeper with identity units", "",
-             "A trained shallow net is grown into a deeper one: its layers are copied by name (each stage keeps its"
-             " trained units first) and every added unit is made an identity. Residual units get a zero branch (the"
-             " last BatchNorm of F with γ = β = 0, or a zero last conv in pre-activation units), an identity in"
-             " training and inference mode alike. Plain units have no shortcut, so their own layers must pass the"
-             " signal through: identity (Dirac) 3x3 kernels and BatchNorm with γ = 1, β = 0, moving mean 0, moving"
-             " variance 1 - ε. That is an identity in inference mode only; in training mode BatchNorm normalises"
-             " with the batch's statistics, so from the first step the added plain layers are no identities (the"
-             " training-mode output difference below measures by how much). Then the grown net, and a copy of the"
-             " shallow net as the baseline, train on under the same recipe.", "",
-             f"Setup: {setup}; then {continuation}.", "", "## What the numbers say", ""]
-    lines += [f"- {sentence}" for sentence in findings["sentences"]]
-    lines += ["", "## What the paper says", "", f"> {PAPER}", "", "## Errors (inference mode, measured alike)", "",
+    lines = report.opening(
+        "The construction argument: a shallow net grown deeper with identity units",
+        "A trained shallow net is grown into a deeper one: its layers are copied by name (each stage keeps its"
+        " trained units first) and every added unit is made an identity. Residual units get a zero branch (the"
+        " last BatchNorm of F with γ = β = 0, or a zero last conv in pre-activation units), an identity in"
+        " training and inference mode alike. Plain units have no shortcut, so their own layers must pass the"
+        " signal through: identity (Dirac) 3x3 kernels and BatchNorm with γ = 1, β = 0, moving mean 0, moving"
+        " variance 1 - ε. That is an identity in inference mode only; in training mode BatchNorm normalises"
+        " with the batch's statistics, so from the first step the added plain layers are no identities (the"
+        " training-mode output difference below measures by how much). Then the grown net, and a copy of the"
+        " shallow net as the baseline, train on under the same recipe.",
+        f"{setup}; then {continuation}", findings, PAPER)
+    lines += ["", "## Errors (inference mode, measured alike)", "",
               "| model | parameters | added units | output difference to the shallow net: inference / training"
               " mode | training error at start | training error at end | test error at start | test error at end |",
               "|---|---:|---:|---:|---:|---:|---:|---:|"]

@@ -121,12 +121,25 @@ def _model_row(record, paper):
             f" {'diverged' if record.get('diverged') else len(record['history']['epoch'])} | {paper} |")
 
 
-def degradation_markdown(setup, records, findings, figure):
-    lines = ["# Degradation: plain nets against residual nets", "",
-             "Plain nets and their residual twins (identical layers and parameter counts; the residual ones add"
-             " parameter-free option-A identity shortcuts), trained with the same data, recipe, seed and budget.",
-             "", f"Setup: {setup}.", "", "## What the numbers say", ""]
+def opening(title, intro, setup, findings, paper=None):
+    """The lines every experiment report starts with: title, what was done (one paragraph or a list), the
+    setup, the measured findings' sentences and, when given, the paper's own words."""
+    paragraphs = [intro] if isinstance(intro, str) else list(intro)
+    lines = [f"# {title}", ""]
+    for paragraph in paragraphs:
+        lines += [paragraph, ""]
+    lines += [f"Setup: {setup}.", "", "## What the numbers say", ""]
     lines += [f"- {sentence}" for sentence in findings["sentences"]]
+    if paper:
+        lines += ["", "## What the paper says", "", f"> {paper}"]
+    return lines
+
+
+def degradation_markdown(setup, records, findings, figure):
+    lines = opening("Degradation: plain nets against residual nets",
+                    "Plain nets and their residual twins (identical layers and parameter counts; the residual ones"
+                    " add parameter-free option-A identity shortcuts), trained with the same data, recipe, seed and"
+                    " budget.", setup, findings)
     lines += ["", "## Final errors", "",
               "| model | parameters | training error | test error | best test error | epochs | paper, CIFAR-10"
               " test error |", "|---|---:|---:|---:|---:|---:|---:|"]
@@ -193,8 +206,7 @@ def variants_markdown(title, intro, setup, records, findings, columns, paper_col
     """
     headers = ["variant", *[header for header, _ in columns], "parameters", "training error", "test error",
                "best test error", *[header for header, _ in paper_columns]]
-    lines = [f"# {title}", "", intro, "", f"Setup: {setup}.", "", "## What the numbers say", ""]
-    lines += [f"- {sentence}" for sentence in findings["sentences"]]
+    lines = opening(title, intro, setup, findings)
     lines += ["", "## Final errors", "", "| " + " | ".join(headers) + " |",
               "|" + "|".join(["---"] * (1 + len(columns)) + ["---:"] * (4 + len(paper_columns))) + "|"]
     for name, record in records.items():
@@ -252,13 +264,12 @@ def identity_findings(records, labels):
 def identity_markdown(setup, records, labels, findings, figure):
     names = list(records)
     units = list(records[names[0]]["measurements"][-1]["ratios"])
-    lines = ["# How close to the identity do residual units stay?", "",
-             "For every residual unit `y = x + F(x)` (x: the shortcut input to the addition, F(x): the residual"
-             " branch), the ratio ‖F(x)‖ / ‖x‖ on a fixed batch of training images, in inference mode, before"
-             " training and after every epoch. Ratio 0 means the unit is the identity; a small ratio means the unit"
-             " learned a small correction to its input, the situation residual learning is designed for (He et al."
-             " 2015, Sec. 3.1 and Fig. 7).", "", f"Setup: {setup}.", "", "## What the numbers say", ""]
-    lines += [f"- {sentence}" for sentence in findings["sentences"]]
+    lines = opening("How close to the identity do residual units stay?",
+                    "For every residual unit `y = x + F(x)` (x: the shortcut input to the addition, F(x): the"
+                    " residual branch), the ratio ‖F(x)‖ / ‖x‖ on a fixed batch of training images, in inference"
+                    " mode, before training and after every epoch. Ratio 0 means the unit is the identity; a small"
+                    " ratio means the unit learned a small correction to its input, the situation residual learning"
+                    " is designed for (He et al. 2015, Sec. 3.1 and Fig. 7).", setup, findings)
     lines += ["", "## Final errors", "", "| setting | parameters | training error | test error | epochs |",
               "|---|---:|---:|---:|---:|"]
     for name, record in records.items():

@@ -172,18 +172,18 @@ def propagation_findings(at_init, records, variants, depths):
 
 
 def propagation_markdown(setup, at_init, records, findings, variants, depths, figure):
-    lines = ["# Signal propagation through the shortcuts", "",
-             "The gradient of the loss reaching the first unit relative to the last, ‖∂L/∂x_first‖ / ‖∂L/∂x_last‖,"
-             f" measured on a fixed batch of training images ({AT_INIT_IMAGES} at initialisation, the probe batch"
-             " during training) in training mode inside each stage (from the stage's"
-             " first unit to its last) and multiplied over the stages: the units that change the shape, where the"
-             " shortcut is a projection rather than λ·x, are left out. The formula's shortcut term Π λ_i"
-             " (Identity Mappings, Eq. 5 and its λ form in Sec. 3.1) is 1 for identity shortcuts and λ^(3(n-1))"
-             " for constant scaling (n units per stage). With every residual branch zeroed, the measured ratio is"
-             " the shortcut term alone. — marks a ratio that is undefined (a zero or non-finite gradient).", "",
-             f"Setup: {setup}.", "", "## What the numbers say", ""]
-    lines += [f"- {sentence}" for sentence in findings["sentences"]]
-    lines += ["", "## What the paper says", "", f"> {PAPER}", "", "## At initialisation", "",
+    lines = report.opening(
+        "Signal propagation through the shortcuts",
+        "The gradient of the loss reaching the first unit relative to the last, ‖∂L/∂x_first‖ / ‖∂L/∂x_last‖,"
+        f" measured on a fixed batch of training images ({AT_INIT_IMAGES} at initialisation, the probe batch"
+        " during training) in training mode inside each stage (from the stage's"
+        " first unit to its last) and multiplied over the stages: the units that change the shape, where the"
+        " shortcut is a projection rather than λ·x, are left out. The formula's shortcut term Π λ_i"
+        " (Identity Mappings, Eq. 5 and its λ form in Sec. 3.1) is 1 for identity shortcuts and λ^(3(n-1))"
+        " for constant scaling (n units per stage). With every residual branch zeroed, the measured ratio is"
+        " the shortcut term alone. — marks a ratio that is undefined (a zero or non-finite gradient).",
+        setup, findings, PAPER)
+    lines += ["", "## At initialisation", "",
               "| variant | on shortcut | on F | depth | formula Π λ_i | measured, zero branches | zero branches,"
               " relative to identity shortcuts | measured, as initialised | first/last unit over the whole net, as"
               " initialised |", "|---|---|---|---:|---:|---:|---:|---:|---:|"]

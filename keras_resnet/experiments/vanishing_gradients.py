@@ -140,17 +140,17 @@ def _unit_table(records, names):
 
 
 def vanishing_markdown(setup, records, findings, figure):
-    lines = ["# Is degradation caused by vanishing gradients?", "",
-             "Plain nets and their residual twins trained under one recipe. Before training (epoch 0) and after"
-             " every epoch, on a fixed batch of training images in training mode (BatchNorm on batch statistics,"
-             " as SGD sees the net): the gradient norm ‖∂L/∂x_l‖ of the loss at every unit's output x_l, each"
-             " unit output's standard deviation, and every layer's weight-gradient norm.", "",
-             f"**Criterion.** A net's gradients *vanished* when, at any measurement, some unit received less than"
-             f" {VANISHING_RATIO:g} of the gradient norm at the last unit; they *grew* when some unit received more"
-             f" than {GROWTH_RATIO:g} times it. Forward signals *collapsed* when some unit output's standard"
-             f" deviation fell below {COLLAPSED_STD:g}.", "", f"Setup: {setup}.", "", "## What the numbers say", ""]
-    lines += [f"- {sentence}" for sentence in findings["sentences"]]
-    lines += ["", "## What the paper says", "", f"> {PAPER}", "", "## Per net", "",
+    lines = report.opening(
+        "Is degradation caused by vanishing gradients?",
+        ["Plain nets and their residual twins trained under one recipe. Before training (epoch 0) and after every"
+         " epoch, on a fixed batch of training images in training mode (BatchNorm on batch statistics, as SGD sees"
+         " the net): the gradient norm ‖∂L/∂x_l‖ of the loss at every unit's output x_l, each unit output's"
+         " standard deviation, and every layer's weight-gradient norm.",
+         f"**Criterion.** A net's gradients *vanished* when, at any measurement, some unit received less than"
+         f" {VANISHING_RATIO:g} of the gradient norm at the last unit; they *grew* when some unit received more"
+         f" than {GROWTH_RATIO:g} times it. Forward signals *collapsed* when some unit output's standard"
+         f" deviation fell below {COLLAPSED_STD:g}."], setup, findings, PAPER)
+    lines += ["", "## Per net", "",
               "| model | parameters | training error | test error | first/last unit gradient, epoch 0 | least"
               " unit/last, whole run | most unit/last, whole run | smallest output std | first/last layer"
               " weight gradient, epoch 0 → end | verdict |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
