@@ -7,9 +7,10 @@ and the max of the maxes gives the very model one pass over the whole set gives
 (``merge_ranges``; the tests compare the bytes). Helpers are separate Python processes
 (``python -m keras_resnet.export.calibration_pool``, never a fork of the caller's
 process or a re-run of its script) that claim images one at a time by creating a claim
-file: whoever creates ``claims/<i>`` first calibrates image ``i``. A helper still
-starting when every image is claimed gets none and is stopped, so a small model never
-waits for one.
+file: whoever creates ``claims/<i>`` first calibrates image ``i``. They start only when
+the first image shows that calibration has more than ``HELPER_WORTH_SECONDS`` left, and
+one still starting when every image is claimed gets none and is stopped, so a small
+model never waits for one.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 import warnings
 
 import numpy as np
@@ -28,6 +30,7 @@ from .progress import progress_bar
 from .runtime import all_threads
 
 MAX_HELPERS = 3  # each holds TensorFlow and the float model (~1 GB at ResNet-50)
+HELPER_WORTH_SECONDS = 10.0  # a helper needs a few seconds to start (TensorFlow, the float model): not for less
 IMAGES_FILE, CLAIMS_DIR = "images.npy", "claims"
 
 
@@ -39,9 +42,10 @@ def default_helpers() -> int:
 def calibrate_on_all_cores(source_dir: str, images: np.ndarray, *, helpers: int | None = None,
                            progress: bool = False, own_share: bool = True) -> tuple[bytes, list[int]]:
     """``tflite.calibrate`` of the SavedModel at ``source_dir`` over uint8 ``images`` (as the graph takes
-    them), shared with ``helpers`` processes (default: ``default_helpers()``). Returns the calibrated model
-    and how many images each process calibrated (this one first). ``own_share=False``: this process only
-    waits and merges (the helpers take every image)."""
+    them), shared with up to ``helpers`` processes (default: ``default_helpers()``), started once the first
+    image shows that more than ``HELPER_WORTH_SECONDS`` of calibration are left. Returns the calibrated model
+    and how many images each process calibrated (this one first). ``own_share=False``: the helpers start at
+    once and take every image; this process waits and merges."""
     from .tflite import calibrate
 
     helpers = default_helpers() if helpers is None else int(helpers)
@@ -51,21 +55,19 @@ def calibrate_on_all_cores(source_dir: str, images: np.ndarray, *, helpers: int 
     with tempfile.TemporaryDirectory(prefix="keras_resnet_calibration_") as scratch:
         np.save(os.path.join(scratch, IMAGES_FILE), images)
         os.mkdir(os.path.join(scratch, CLAIMS_DIR))
-        processes = [_start_helper(source_dir, scratch, f"helper{index}") for index in range(helpers)]
+        pool = _Helpers(source_dir, scratch, helpers)
         try:
             with progress_bar(len(images), "Calibrating", progress) as bar:
                 if own_share:
-                    own = calibrate(source_dir, _claiming(images, scratch, "main", bar))
+                    own = calibrate(source_dir, _claiming(images, scratch, "main", bar, pool.start_if_worth))
                 else:
                     own = None
-                    _wait_for_claims(scratch, len(images), processes, bar)
+                    pool.start()
+                    _wait_for_claims(scratch, len(images), pool.processes, bar)
             owners = _owners(scratch, len(images))
-            counts = [owners.count("main")]
-            for index, process in enumerate(processes):
-                name = f"helper{index}"
-                counts.append(owners.count(name))
-                if not counts[-1]:
-                    process.kill()
+            counts = [owners.count("main")] + [owners.count(name) for name in pool.names]
+            for name, process, count in zip(pool.names, pool.processes, counts[1:]):
+                if not count:
                     continue
                 result = _helper_result(process, scratch, name)
                 if result is None:  # the helper failed: calibrate its images here, no image left out
@@ -74,16 +76,35 @@ def calibrate_on_all_cores(source_dir: str, images: np.ndarray, *, helpers: int 
                 own = result if own is None else merge_ranges(own, result)
             return own, counts
         finally:
-            for process in processes:
-                if process.poll() is None:
-                    process.kill()
-                process.wait()
+            pool.stop()
 
 
-def _start_helper(source_dir: str, scratch: str, name: str):
-    return subprocess.Popen([sys.executable, "-m", __name__, source_dir, scratch, name],
-                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+class _Helpers:
+    """The helper processes, started on demand: each runs ``_helper_main`` in a fresh interpreter."""
+
+    def __init__(self, source_dir: str, scratch: str, count: int):
+        self.source_dir, self.scratch = source_dir, scratch
+        self.names = [f"helper{index}" for index in range(count)]
+        self.processes = []
+
+    def start(self) -> None:
+        if not self.processes:
+            for name in self.names:
+                with open(os.path.join(self.scratch, f"{name}.log"), "wb") as log:  # the child keeps its own handle
+                    self.processes.append(subprocess.Popen(
+                        [sys.executable, "-m", __name__, self.source_dir, self.scratch, name],
+                        stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}))
+
+    def start_if_worth(self, seconds_left: float) -> None:
+        if seconds_left > HELPER_WORTH_SECONDS:
+            self.start()
+
+    def stop(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.kill()
+            process.wait()
 
 
 def _claim(scratch: str, index: int, name: str) -> bool:
@@ -97,11 +118,15 @@ def _claim(scratch: str, index: int, name: str) -> bool:
     return True
 
 
-def _claiming(images, scratch: str | None, name: str, bar):
-    """The converter's representative dataset: the images this process claims, one float32 batch each."""
+def _claiming(images, scratch: str | None, name: str, bar, pace=None):
+    """The converter's representative dataset: the images this process claims, one float32 batch each.
+    ``pace(seconds)``: told, after the first image, how long the rest would take this process alone."""
 
     def generate():
+        began = time.perf_counter()
         for index in range(len(images)):
+            if index == 1 and pace is not None:
+                pace((time.perf_counter() - began) * (len(images) - 1))
             if scratch is None or _claim(scratch, index, name):
                 yield [images[index][np.newaxis].astype(np.float32)]
             if bar is not None:
@@ -112,8 +137,6 @@ def _claiming(images, scratch: str | None, name: str, bar):
 
 def _wait_for_claims(scratch: str, count: int, processes, bar) -> None:
     """Until every image is claimed (``own_share=False``); a helper that died first is an error."""
-    import time
-
     claimed = 0
     while claimed < count:
         now = len(os.listdir(os.path.join(scratch, CLAIMS_DIR)))
@@ -135,12 +158,13 @@ def _owners(scratch: str, count: int) -> list[str]:
 
 def _helper_result(process, scratch: str, name: str) -> bytes | None:
     """The helper's calibrated model, or ``None`` (with a warning naming why) when it failed."""
-    _, errors = process.communicate()
+    process.wait()
     path = os.path.join(scratch, f"{name}.tflite")
     if process.returncode == 0 and os.path.exists(path):
         with open(path, "rb") as file:
             return file.read()
-    lines = [line for line in errors.decode(errors="replace").splitlines() if line.strip()]
+    with open(os.path.join(scratch, f"{name}.log"), errors="replace") as log:
+        lines = [line.strip() for line in log if line.strip()]
     warnings.warn(f"calibration helper failed ({lines[-1] if lines else f'exit {process.returncode}'}); "
                   "its images were calibrated in this process")
     return None
