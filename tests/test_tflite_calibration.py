@@ -85,3 +85,21 @@ def feed(images):
             yield [image[np.newaxis].astype(np.float32)]
 
     return dataset
+
+
+def test_int16x8_runs_one_interpreter_per_core_with_the_same_outputs_in_order(graph, tmp_path):
+    """LiteRT's 16x8 kernels use one core: batches run side by side on their own interpreters, and every image
+    still gets its own output, in order, equal to a plain one-interpreter run."""
+    from keras_resnet.export.formats.tflite import TFLiteArtifact
+    from keras_resnet.export.runtime import all_threads
+
+    source, digits = graph
+    path = tmp_path / "model_int16x8.tflite"
+    path.write_bytes(convert(source, "int16x8", feed(digits.train.images[:50])))
+    artifact = TFLiteArtifact(str(path))
+    assert artifact.mode == "int16x8" and artifact.concurrent_batches == all_threads()
+    artifact.concurrent_batches = max(2, artifact.concurrent_batches)  # side by side even on one core
+    images = digits.test.images[:70]  # 5 batches of 16, the last one short
+    expected = outputs(path.read_bytes(), images)
+    np.testing.assert_array_equal(artifact.predict(images, batch_size=16), expected)
+    assert len({key[2] for key in artifact._interpreters}) == artifact.concurrent_batches

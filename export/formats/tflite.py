@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import threading
 
 import numpy as np
 
@@ -131,6 +132,7 @@ class TFLiteArtifact(Artifact):
     def __init__(self, path, class_names=None, batch_size: int = 32):
         self._batch_size = batch_size
         self._interpreters = {}
+        self._creating = threading.Lock()
         probe = self._interpreter(1, None, path=path)
         detail = probe.get_input_details()
         if len(detail) != 1 or len(detail[0]["shape"]) != 4:
@@ -142,12 +144,18 @@ class TFLiteArtifact(Artifact):
         names = class_names or info.get("class_names") or sidecars.labels_beside(path)
         super().__init__(path, os.path.basename(path), names, [int(s) for s in self._input["shape"][1:]], info)
         self.mode = infer_mode(self._ops, tensor_io(self._input)["dtype"])
+        if self.mode == "int16x8":  # LiteRT's 16x8 kernels are reference code on one core: one interpreter a core
+            self.concurrent_batches = all_threads()
 
-    def _interpreter(self, batch, threads, path=None):
-        """A cached interpreter for ``batch`` images at a time with ``threads`` threads."""
+    def _interpreter(self, batch, threads, path=None, worker: int = 0):
+        """A cached interpreter for ``batch`` images at a time with ``threads`` threads (one per ``worker``)."""
+        with self._creating:
+            return self._cached_interpreter(batch, threads, path, worker)
+
+    def _cached_interpreter(self, batch, threads, path, worker):
         from ai_edge_litert.interpreter import Interpreter
 
-        key = (batch, threads)
+        key = (batch, threads, worker)
         if key not in self._interpreters:
             try:
                 with native_output_captured(2):  # "INFO: Created TensorFlow Lite XNNPACK delegate for CPU."
@@ -186,15 +194,16 @@ class TFLiteArtifact(Artifact):
         interpreter.invoke()
         return self.dequantize_output(interpreter.get_tensor(interpreter.get_output_details()[0]["index"]))
 
-    def _predict_batch(self, images):
+    def _predict_batch(self, images, worker: int = 0):
         batch = len(images)
-        interpreter = self._interpreter(self._batch_size, None) if self._batch_size > 1 else None
+        threads = 1 if self.concurrent_batches > 1 else None
+        interpreter = self._interpreter(self._batch_size, threads, worker=worker) if self._batch_size > 1 else None
         if interpreter is not None and batch == self._batch_size:
             return self._invoke(interpreter, images)
         if interpreter is not None:  # last, short batch: pad to the allocated size
             padded = np.concatenate([images, np.zeros((self._batch_size - batch, *images.shape[1:]), images.dtype)])
             return self._invoke(interpreter, padded)[:batch]
-        single = self._interpreter(1, None)
+        single = self._interpreter(1, threads, worker=worker)
         return np.concatenate([self._invoke(single, images[i:i + 1]) for i in range(batch)])
 
     def predict(self, images, batch_size: int | None = None, progress: bool = False, label=None,
