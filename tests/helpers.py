@@ -7,6 +7,7 @@ import keras
 import numpy as np
 
 DATA_FORMATS = ("channels_last", "channels_first")
+DIGIT_NAMES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 
 
 def toy_npz(path, train=64, test=16, size=16, seed=0):

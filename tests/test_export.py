@@ -11,7 +11,7 @@ import keras
 import tensorflow as tf
 
 import keras_resnet
-from keras_resnet.data import load_dataset
+from helpers import DIGIT_NAMES
 from keras_resnet.errors import KerasResnetError
 from keras_resnet.export import (MODES, ExportOptions, artifact_kind, export_all, load_artifact,
                                  read_metadata, representative_set)
@@ -19,43 +19,13 @@ from keras_resnet.export.calibration import stratified_sample
 from keras_resnet.export.report import reference_kernels_warning
 from keras_resnet.export.source import float32_model
 
-CLASS_NAMES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
-MAX_DROP = 3.0  # top-1 points on 200 images (6 images): what a release of this model would allow
+CLASS_NAMES = DIGIT_NAMES
+MAX_DROP = 3.0  # the gate digits_export was made with (conftest): 6 of the 200 held-out images
 
 
-@pytest.fixture(scope="module")
-def digits():
-    splits = load_dataset("bundled")
-    train = stratified_sample(splits.train.labels, 1200, seed=0)
-    test = stratified_sample(splits.test.labels, 200, seed=0)
-    return (splits.train.images[train], splits.train.labels[train],
-            splits.test.images[test], splits.test.labels[test])
-
-
-@pytest.fixture(scope="module")
-def trained(digits):
-    """A depth-8 ResNet trained for one short epoch: good enough that quantization is meaningful."""
-    train_x, train_y, _, _ = digits
-    keras.utils.set_random_seed(0)
-    model = keras_resnet.CifarResNet(depth=8, input_shape=(28, 28, 1), classes=10)
-    model.compile("adam", "sparse_categorical_crossentropy")
-    model.fit(train_x, train_y, epochs=1, batch_size=64, verbose=0)
-    return model
-
-
-@pytest.fixture(scope="module")
-def exported(trained, digits, tmp_path_factory):
-    train_x, train_y, test_x, test_y = digits
-    out = tmp_path_factory.mktemp("export")
-    result = export_all(trained, out, class_names=CLASS_NAMES, calibration_images=train_x,
-                        calibration_labels=train_y, heldout_images=test_x, heldout_labels=test_y,
-                        calibration_size=64, verify_images=64, latency_runs=5, max_drop=MAX_DROP, progress=False)
-    return result
-
-
-def test_every_artifact_is_written_with_its_labels(exported):
-    out = exported.out_dir
-    assert set(exported.paths) == {"labels", "saved_model", *MODES, "onnx", "onnx_int8", "manifest"}
+def test_every_artifact_is_written_with_its_labels(digits_export):
+    out = digits_export.out_dir
+    assert set(digits_export.paths) == {"labels", "saved_model", *MODES, "onnx", "onnx_int8", "manifest"}
     for mode in MODES:
         path = os.path.join(out, f"model_{mode}.tflite")
         assert os.path.getsize(path) > 1000
@@ -65,13 +35,13 @@ def test_every_artifact_is_written_with_its_labels(exported):
         assert read_metadata(path)["class_names"] == CLASS_NAMES  # embedded in the flatbuffer too
     assert open(os.path.join(out, "labels.txt")).read().split() == CLASS_NAMES
     assert not [name for name in os.listdir(out) if name.endswith(".partial")]
-    manifest = json.load(open(exported.paths["manifest"]))
+    manifest = json.load(open(digits_export.paths["manifest"]))
     assert manifest["calibration"]["images"] == 64 and len(manifest["calibration"]["sha256"]) == 64
     assert oct(os.stat(os.path.join(out, "model_int8.tflite")).st_mode)[-3:] != "600"
 
 
-def test_float_artifacts_match_keras_and_quantized_agree(exported):
-    checks = {name: entry["verification"] for name, entry in exported.manifest["artifacts"].items()}
+def test_float_artifacts_match_keras_and_quantized_agree(digits_export):
+    checks = {name: entry["verification"] for name, entry in digits_export.manifest["artifacts"].items()}
     assert checks["saved_model"]["max_abs_diff"] <= 1e-4
     assert checks["float32"]["max_abs_diff"] <= 1e-4
     assert checks["float16"]["max_abs_diff"] <= 5e-3
@@ -79,13 +49,13 @@ def test_float_artifacts_match_keras_and_quantized_agree(exported):
         assert checks[mode]["top1_agreement"] >= 0.8
 
 
-def test_saved_model_serves_uint8_and_names_classes(exported, trained, digits):
-    folder = exported.paths["saved_model"]
+def test_saved_model_serves_uint8_and_names_classes(digits_export, digits_model, digits):
+    folder = digits_export.paths["saved_model"]
     images = digits[2][:5]
     frames = np.repeat(images, 3, axis=-1)  # a grayscale model's artifacts take RGB frames (rgb_input)
     loaded = tf.saved_model.load(folder)
     outputs = loaded.signatures["serving_default"](images=tf.constant(frames))
-    expected = trained.predict(images.astype("float32"), verbose=0)
+    expected = digits_model.predict(images.astype("float32"), verbose=0)
     np.testing.assert_allclose(outputs["probabilities"].numpy(), expected, atol=1e-4)
     np.testing.assert_array_equal(outputs["top_class"].numpy(), expected.argmax(-1))
     assert [n.decode() for n in outputs["top_class_name"].numpy()] == [CLASS_NAMES[i] for i in expected.argmax(-1)]
@@ -96,23 +66,23 @@ def test_saved_model_serves_uint8_and_names_classes(exported, trained, digits):
     np.testing.assert_allclose(layer(frames)["probabilities"], expected, atol=1e-4)
 
 
-def test_int8_takes_raw_uint8_pixels(exported):
-    artifact = load_artifact(exported.paths["int8"])
+def test_int8_takes_raw_uint8_pixels(digits_export):
+    artifact = load_artifact(digits_export.paths["int8"])
     io = artifact.io()
     assert io["input"]["dtype"] == "uint8" and io["input"]["quantization"] == {"scale": 1.0, "zero_point": 0}
     assert io["output"]["dtype"] == "uint8"
     assert artifact.mode == "int8" and artifact.ops()["int8_share"] == 1.0 and not artifact.ops()["float_ops"]
-    assert load_artifact(exported.paths["int16x8"]).ops()["by_kind"].get("int16")
-    assert load_artifact(exported.paths["dynamic"]).mode == "dynamic"
-    assert load_artifact(exported.paths["float16"]).mode == "float16"
+    assert load_artifact(digits_export.paths["int16x8"]).ops()["by_kind"].get("int16")
+    assert load_artifact(digits_export.paths["dynamic"]).mode == "dynamic"
+    assert load_artifact(digits_export.paths["float16"]).mode == "float16"
 
 
-def test_report_card_has_every_row_and_file(exported, trained, digits):
-    report = exported.report
+def test_report_card_has_every_row_and_file(digits_export, digits_model, digits):
+    report = digits_export.report
     names = [row["name"] for row in report["artifacts"]]
     assert names[0].endswith("(in memory)") and len(names) == 9  # Keras, SavedModel, 5 TFLite, 2 ONNX
     test_x, test_y = digits[2], digits[3]
-    expected = trained.predict(test_x.astype("float32"), verbose=0)
+    expected = digits_model.predict(test_x.astype("float32"), verbose=0)
     keras_top1 = float(np.mean(expected.argmax(-1) == test_y))
     assert report["artifacts"][0]["top1"] == pytest.approx(keras_top1) and keras_top1 > 0.3  # chance is 0.1
     by_mode = {row["mode"]: row for row in report["artifacts"][1:] if row["kind"] == "tflite"}
@@ -131,9 +101,9 @@ def test_report_card_has_every_row_and_file(exported, trained, digits):
     slowdown = by_mode["int16x8"]["latency_ms"]["1"]["p50_ms"] / by_mode["int8"]["latency_ms"]["1"]["p50_ms"]
     note = next(note for note in report["warnings"] if "reference kernels" in note)
     assert float(re.search(r", ([\d.]+)x slower than int8 at 1 thread", note)[1]) == pytest.approx(slowdown, rel=0.05)
-    for path in exported.report_paths.values():
+    for path in digits_export.report_paths.values():
         assert os.path.getsize(path) > 100
-    assert open(exported.report_paths["png"], "rb").read(4) == b"\x89PNG"
+    assert open(digits_export.report_paths["png"], "rb").read(4) == b"\x89PNG"
 
 
 def test_report_int16x8_warning_quotes_the_slowdown_it_measured_or_no_figure():
@@ -148,10 +118,10 @@ def test_report_int16x8_warning_quotes_the_slowdown_it_measured_or_no_figure():
         assert "x slower" not in note
 
 
-def test_int8_io_option_and_run_folder_source(trained, tmp_path):
+def test_int8_io_option_and_run_folder_source(digits_model, tmp_path):
     run = tmp_path / "run"
     run.mkdir()
-    trained.save(run / "model.keras")
+    digits_model.save(run / "model.keras")
     (run / "labels.txt").write_text("\n".join(CLASS_NAMES) + "\n")
     (run / "config.json").write_text(json.dumps({"data": "bundled", "model": "resnet8"}))
     result = export_all(run, tmp_path / "out", formats="tflite", modes="int8", int8_io="int8",
@@ -164,13 +134,13 @@ def test_int8_io_option_and_run_folder_source(trained, tmp_path):
     assert result.manifest["calibration"]["source"] == "bundled train split"
 
 
-def test_mixed_precision_model_exports_as_float32(trained, digits, tmp_path):
+def test_mixed_precision_model_exports_as_float32(digits_model, digits, tmp_path):
     keras.config.set_dtype_policy("mixed_bfloat16")
     try:
         mixed = keras_resnet.CifarResNet(depth=8, input_shape=(28, 28, 1), classes=10)
     finally:
         keras.config.set_dtype_policy("float32")
-    mixed.set_weights(trained.get_weights())
+    mixed.set_weights(digits_model.get_weights())
     rebuilt = float32_model(mixed)
     assert {layer.dtype_policy.name for layer in rebuilt.layers} == {"float32"}
     result = export_all(mixed, tmp_path, formats="tflite", modes="float32", class_names=CLASS_NAMES,
@@ -193,14 +163,14 @@ def test_calibration_set_is_stratified_deterministic_and_hashed(digits):
     assert first.summary()["images"] == 50
 
 
-def test_runtime_gives_the_same_answer_for_every_kind(exported, trained, digits):
+def test_runtime_gives_the_same_answer_for_every_kind(digits_export, digits_model, digits):
     images = digits[2][:8]
-    expected = trained.predict(images.astype("float32"), verbose=0)
+    expected = digits_model.predict(images.astype("float32"), verbose=0)
     for key in ("saved_model", "float32"):
-        np.testing.assert_allclose(load_artifact(exported.paths[key]).predict(images), expected, atol=1e-4)
-    keras_artifact = load_artifact(trained, class_names=CLASS_NAMES)
+        np.testing.assert_allclose(load_artifact(digits_export.paths[key]).predict(images), expected, atol=1e-4)
+    keras_artifact = load_artifact(digits_model, class_names=CLASS_NAMES)
     np.testing.assert_allclose(keras_artifact.predict(images), expected, atol=1e-5)
-    tflite = load_artifact(exported.paths["int8"])
+    tflite = load_artifact(digits_export.paths["int8"])
     assert tflite.class_names == CLASS_NAMES
     assert tflite.predict(images, batch_size=3).shape == (8, 10)  # short last batch is padded
 
@@ -211,21 +181,21 @@ def test_runtime_gives_the_same_answer_for_every_kind(exported, trained, digits)
     (np.full((30, 28, 28, 1), 0.5, np.float32), "raw uint8"),
     (np.zeros((5, 28, 28, 1), np.uint8), "only 5 calibration image(s)"),
 ])
-def test_bad_calibration_data_is_refused_before_anything_is_written(trained, tmp_path, images, problem):
+def test_bad_calibration_data_is_refused_before_anything_is_written(digits_model, tmp_path, images, problem):
     with pytest.raises(KerasResnetError, match=problem.replace("(", r"\(").replace(")", r"\)")):
-        export_all(trained, tmp_path, modes="int8", calibration_images=images, class_names=CLASS_NAMES,
+        export_all(digits_model, tmp_path, modes="int8", calibration_images=images, class_names=CLASS_NAMES,
                    progress=False)
     assert not [name for name in os.listdir(tmp_path) if name.endswith((".tflite", ".partial"))]
     assert not os.path.exists(tmp_path / "saved_model")
 
 
-def test_failed_verification_leaves_nothing_at_the_final_path(trained, digits, tmp_path, monkeypatch):
+def test_failed_verification_leaves_nothing_at_the_final_path(digits_model, digits, tmp_path, monkeypatch):
     from keras_resnet.export import verify
 
     (tmp_path / "model_float16.tflite").write_bytes(b"previous")  # an earlier artifact stays untouched
     monkeypatch.setattr(verify, "FLOAT16_TOLERANCE", 0.0)
     with pytest.raises(verify.VerificationError, match="nothing was written at .*model_float16.tflite"):
-        export_all(trained, tmp_path, formats="tflite", modes="float16", class_names=CLASS_NAMES,
+        export_all(digits_model, tmp_path, formats="tflite", modes="float16", class_names=CLASS_NAMES,
                    heldout_images=digits[2][:16], verify_images=16, evaluate=False, progress=False)
     assert (tmp_path / "model_float16.tflite").read_bytes() == b"previous"
     assert not (tmp_path / "model_float16.json").exists()
@@ -239,17 +209,17 @@ def test_failed_verification_leaves_nothing_at_the_final_path(trained, digits, t
     ({"calibration_size": 3}, "calibration size 3 is too small"),
     ({"modes": "int8"}, "need calibration images"),
 ])
-def test_bad_options_are_one_line_errors(trained, tmp_path, options, problem):
+def test_bad_options_are_one_line_errors(digits_model, tmp_path, options, problem):
     with pytest.raises(KerasResnetError, match=problem) as raised:
-        export_all(trained, tmp_path, class_names=CLASS_NAMES, progress=False, **options)
+        export_all(digits_model, tmp_path, class_names=CLASS_NAMES, progress=False, **options)
     assert "\n" not in str(raised.value)
 
 
-def test_wrong_labels_count_and_not_a_model(trained, tmp_path):
+def test_wrong_labels_count_and_not_a_model(digits_model, tmp_path):
     labels = tmp_path / "labels.txt"
     labels.write_text("a\nb\n")
     with pytest.raises(KerasResnetError, match="has 2 class names but the model predicts 10"):
-        export_all(trained, tmp_path / "out", labels_file=labels, progress=False)
+        export_all(digits_model, tmp_path / "out", labels_file=labels, progress=False)
     junk = tmp_path / "junk.keras"
     junk.write_bytes(b"not a zip")
     with pytest.raises(KerasResnetError, match="could not be loaded as a Keras model"):
@@ -258,11 +228,11 @@ def test_wrong_labels_count_and_not_a_model(trained, tmp_path):
         load_artifact(labels)
 
 
-def test_time_budget_scores_a_shuffled_subset_and_says_so(exported, digits):
+def test_time_budget_scores_a_shuffled_subset_and_says_so(digits_export, digits):
     from keras_resnet.export import evaluate_artifacts
 
     test_x, test_y = digits[2], digits[3]
-    report = evaluate_artifacts([exported.paths["float32"], exported.paths["int8"]], test_x, test_y,
+    report = evaluate_artifacts([digits_export.paths["float32"], digits_export.paths["int8"]], test_x, test_y,
                                 batch_size=8, max_seconds=0.0, latency_runs=2, progress=False)
     # Under a budget, batches of BUDGETED_BATCH_SIZE (4): a budget of 0 s scores one such batch each.
     assert [row["images"] for row in report["artifacts"]] == [4, 4]
@@ -270,7 +240,7 @@ def test_time_budget_scores_a_shuffled_subset_and_says_so(exported, digits):
     assert sum("scored on 4 of 200 images" in note for note in report["warnings"]) == 2
 
 
-def test_export_options_are_checked_once_and_keywords_override_them(trained, digits, tmp_path):
+def test_export_options_are_checked_once_and_keywords_override_them(digits_model, digits, tmp_path):
     options = ExportOptions(formats="TFLite", modes="int8, float32", calibration_size=20.0, class_names=CLASS_NAMES)
     assert options.formats == ("tflite",) and options.modes == ("float32", "int8") and options.calibration_size == 20
     assert options.tflite_modes == ["float32", "int8"] and options.class_names == tuple(CLASS_NAMES)
@@ -279,22 +249,22 @@ def test_export_options_are_checked_once_and_keywords_override_them(trained, dig
     with pytest.raises(KerasResnetError, match="repeats class name 'a'"):
         ExportOptions(class_names=["a", "a"])
     with pytest.raises(TypeError, match="unknown option.*quantise"):
-        export_all(trained, tmp_path, options, quantise="int8")
-    result = export_all(trained, tmp_path, options, modes="float32", heldout_images=digits[2][:16],
+        export_all(digits_model, tmp_path, options, quantise="int8")
+    result = export_all(digits_model, tmp_path, options, modes="float32", heldout_images=digits[2][:16],
                         verify_images=16, evaluate=False, progress=False)  # keywords win over the object
     assert set(result.manifest["artifacts"]) == {"float32"} and options.modes == ("float32", "int8")
     assert result.manifest["verification_images"] == {"count": 16, "synthetic": False}
 
 
-def test_registry_names_each_kind_and_picks_the_reference_in_its_order(exported, trained, digits, tmp_path):
+def test_registry_names_each_kind_and_picks_the_reference_in_its_order(digits_export, digits_model, digits, tmp_path):
     from keras_resnet.export import evaluate_artifacts, formats
 
-    trained.save(tmp_path / "model.keras")
-    paths = exported.paths
+    digits_model.save(tmp_path / "model.keras")
+    paths = digits_export.paths
     kinds = [artifact_kind(path) for path in (tmp_path / "model.keras", paths["saved_model"], paths["int8"],
                                               paths["onnx"])]
     assert kinds == ["keras", "saved_model", "tflite", "onnx"] == list(formats.KINDS)
-    assert artifact_kind(trained) == "keras" and formats.FORMATS == ("saved_model", "tflite", "onnx")
+    assert artifact_kind(digits_model) == "keras" and formats.FORMATS == ("saved_model", "tflite", "onnx")
     (tmp_path / "empty").mkdir()
     with pytest.raises(KerasResnetError, match="is a folder with no model in it: give a .keras file"):
         artifact_kind(tmp_path / "empty")
@@ -304,7 +274,7 @@ def test_registry_names_each_kind_and_picks_the_reference_in_its_order(exported,
     assert report["reference"] == "saved_model" and report["artifacts"][2]["agreement"] == 1.0
 
 
-def test_a_slow_artifact_is_cut_at_a_multiple_of_the_references_time(exported, digits, monkeypatch):
+def test_a_slow_artifact_is_cut_at_a_multiple_of_the_references_time(digits_export, digits, monkeypatch):
     """Without --eval-seconds, one artifact far slower than the reference (16x8 on reference kernels at
     224x224: seconds per image) is scored on a subset, and the report says why."""
     import time as clock
@@ -319,7 +289,7 @@ def test_a_slow_artifact_is_cut_at_a_multiple_of_the_references_time(exported, d
 
     monkeypatch.setattr(report, "MIN_AUTOMATIC_BUDGET", 0.5)
     test_x, test_y = digits[2], digits[3]
-    result = evaluate_artifacts([exported.paths["float32"], Slow(exported.paths["int8"])], test_x, test_y,
+    result = evaluate_artifacts([digits_export.paths["float32"], Slow(digits_export.paths["int8"])], test_x, test_y,
                                 batch_size=8, latency_runs=2, progress=False)
     reference_seconds = result["artifacts"][0]["seconds"]["accuracy"]
     scored = [row["images"] for row in result["artifacts"]]

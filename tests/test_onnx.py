@@ -12,54 +12,35 @@ import pytest
 from click.testing import CliRunner
 
 from keras_resnet.cli import main
-from keras_resnet.data import load_dataset
 from keras_resnet.errors import KerasResnetError
 from keras_resnet.export import ExportOptions, export_all, formats, load_artifact
-from keras_resnet.export.calibration import stratified_sample
 from keras_resnet.export.formats.onnx import METADATA_KEY
-from test_export_cli import NAMES, images, trained  # noqa: F401 (fixtures: a trained depth-8 ResNet, image files)
+from helpers import DIGIT_NAMES as NAMES
+from test_export_cli import images  # noqa: F401 (a fixture: image files)
 
 
-@pytest.fixture(scope="module")
-def digits():
-    """Training digits to calibrate on and held-out ones to verify and grade on (real MNIST, bundled)."""
-    splits = load_dataset("bundled")
-    train = stratified_sample(splits.train.labels, 200, seed=0)
-    test = stratified_sample(splits.test.labels, 200, seed=0)
-    return splits.train.images[train], splits.train.labels[train], splits.test.images[test], splits.test.labels[test]
-
-
-@pytest.fixture(scope="module")
-def exported(trained, digits, tmp_path_factory):  # noqa: F811
-    train_x, train_y, test_x, test_y = digits
-    return export_all(trained, tmp_path_factory.mktemp("export"), formats="tflite,onnx", modes="float32,int8",
-                      class_names=NAMES, calibration_images=train_x, calibration_labels=train_y,
-                      heldout_images=test_x, heldout_labels=test_y, calibration_size=64, verify_images=64,
-                      latency_runs=3, progress=False)
-
-
-def test_float32_onnx_runs_in_onnxruntime_and_matches_keras(exported, trained, digits):  # noqa: F811
+def test_float32_onnx_runs_in_onnxruntime_and_matches_keras(digits_export, digits_model, digits):
     held_out = digits[2][:64]
-    session = onnxruntime.InferenceSession(exported.paths["onnx"], providers=["CPUExecutionProvider"])
+    session = onnxruntime.InferenceSession(digits_export.paths["onnx"], providers=["CPUExecutionProvider"])
     (image_input,), (output,) = session.get_inputs(), session.get_outputs()
     channels = image_input.shape[-1]
     assert image_input.type == "tensor(float)" and image_input.shape[1:3] == [28, 28] and channels in (1, 3)
     assert output.name == "probabilities"
     pixels = np.repeat(held_out, channels, axis=-1)  # gray digits as the camera frames an RGB-input model takes
     probabilities = session.run(None, {image_input.name: pixels.astype(np.float32)})[0]  # raw 0-255 pixels
-    expected = trained.predict(held_out.astype(np.float32), verbose=0)
+    expected = digits_model.predict(held_out.astype(np.float32), verbose=0)
     np.testing.assert_allclose(probabilities, expected, atol=1e-4)
-    assert np.mean(expected.argmax(-1) == digits[3][:64]) > 0.5  # a trained model: real answers to match
-    check = exported.manifest["artifacts"]["onnx"]["verification"]
+    assert np.mean(expected.argmax(-1) == digits[3][:64]) > 0.5  # a digits_model model: real answers to match
+    check = digits_export.manifest["artifacts"]["onnx"]["verification"]
     assert check["passed"] and check["tolerance"] == 1e-4 and check["max_abs_diff"] <= 1e-4
 
 
-def test_int8_onnx_passes_the_tflite_int8_gate_and_runs_in_integer(exported):
-    checks = exported.manifest["artifacts"]
+def test_int8_onnx_passes_the_tflite_int8_gate_and_runs_in_integer(digits_export):
+    checks = digits_export.manifest["artifacts"]
     onnx_int8, tflite_int8 = checks["onnx_int8"]["verification"], checks["int8"]["verification"]
     assert onnx_int8["passed"] and onnx_int8["min_agreement"] == tflite_int8["min_agreement"] == 0.8
     assert onnx_int8["top1_agreement"] >= 0.8 and onnx_int8["images"] == 64
-    rows = {row["name"]: row for row in exported.report["artifacts"]}
+    rows = {row["name"]: row for row in digits_export.report["artifacts"]}
     onnx_row, tflite_row = rows["model_int8.onnx"], rows["model_int8.tflite"]
     print(f"\nint8 top-1 agreement with float / top-1 on 200 held-out digits: ONNX {onnx_row['agreement']:.1%} / "
           f"{onnx_row['top1']:.1%}, TFLite {tflite_row['agreement']:.1%} / {tflite_row['top1']:.1%}")
@@ -72,20 +53,21 @@ def test_int8_onnx_passes_the_tflite_int8_gate_and_runs_in_integer(exported):
     assert rows["model.onnx"]["top1_drop_points"] == 0 and rows["model.onnx"]["ops"]["integer_share"] == 0
     for row in (onnx_row, rows["model.onnx"]):
         assert row["latency_ms"]["1"]["p50_ms"] > 0 and row["input"]["dtype"] == "float32"
-    fallbacks = [note for note in exported.report["warnings"] if note.startswith("model_int8.onnx: ops left in float32")]
+    fallbacks = [note for note in digits_export.report["warnings"]
+                 if note.startswith("model_int8.onnx: ops left in float32")]
     assert len(fallbacks) == bool(ops["float_ops"])
-    markdown = open(exported.report_paths["md"]).read()
+    markdown = open(digits_export.report_paths["md"]).read()
     assert "| model.onnx | onnx float32 |" in markdown and "| model_int8.onnx | onnx int8 |" in markdown
 
 
-def test_load_artifact_reads_class_names_and_mode_from_the_file_itself(exported, tmp_path):
+def test_load_artifact_reads_class_names_and_mode_from_the_file_itself(digits_export, tmp_path):
     for key, mode in (("onnx", "float32"), ("onnx_int8", "int8")):
-        artifact = load_artifact(exported.paths[key])
+        artifact = load_artifact(digits_export.paths[key])
         assert (artifact.kind, artifact.mode, artifact.class_names) == ("onnx", mode, NAMES)
-        sidecar = json.loads(open(exported.paths[key][:-len(".onnx")] + ".json").read())
+        sidecar = json.loads(open(digits_export.paths[key][:-len(".onnx")] + ".json").read())
         assert sidecar["mode"] == mode and sidecar["class_names"] == NAMES and sidecar["verification"]["passed"]
-        alone = tmp_path / os.path.basename(exported.paths[key])  # no sidecar, no labels.txt: the metadata says
-        shutil.copy(exported.paths[key], alone)
+        alone = tmp_path / os.path.basename(digits_export.paths[key])  # no sidecar, no labels.txt: the metadata says
+        shutil.copy(digits_export.paths[key], alone)
         artifact = load_artifact(alone)
         assert (artifact.mode, artifact.class_names, artifact.info["format"]) == (mode, NAMES, "onnx")
         stripped = onnx.load(alone)  # no metadata either: the mode is read from its QuantizeLinear nodes
@@ -93,14 +75,14 @@ def test_load_artifact_reads_class_names_and_mode_from_the_file_itself(exported,
         del stripped.metadata_props[:]
         onnx.save(stripped, alone)
         assert load_artifact(alone).mode == mode and load_artifact(alone).class_names is None
-    assert formats.artifact_kind(exported.paths["onnx"]) == "onnx"
+    assert formats.artifact_kind(digits_export.paths["onnx"]) == "onnx"
 
 
-def test_onnx_only_export_writes_exactly_the_planned_files(trained, digits, tmp_path):  # noqa: F811
+def test_onnx_only_export_writes_exactly_the_planned_files(digits_model, digits, tmp_path):
     with pytest.raises(KerasResnetError, match="ONNX int8 need calibration images"):  # int8 is among "all" modes
-        export_all(trained, tmp_path, formats="onnx", class_names=NAMES, progress=False)
+        export_all(digits_model, tmp_path, formats="onnx", class_names=NAMES, progress=False)
     assert os.listdir(tmp_path) == []
-    result = export_all(trained, tmp_path, formats="onnx", modes="float32", class_names=NAMES,
+    result = export_all(digits_model, tmp_path, formats="onnx", modes="float32", class_names=NAMES,
                         heldout_images=digits[2][:16], verify_images=16, evaluate=False, progress=False)
     expected = ["export.json", "labels.txt", "model.json", "model.onnx"]
     assert sorted(os.listdir(tmp_path)) == expected and result.manifest["files"] == expected
@@ -109,17 +91,17 @@ def test_onnx_only_export_writes_exactly_the_planned_files(trained, digits, tmp_
     assert planned[-4:] == ["model.onnx", "model.json", "model_int8.onnx", "model_int8.json"]
 
 
-def test_cli_predicts_and_benchmarks_onnx(exported, images):  # noqa: F811
+def test_cli_predicts_and_benchmarks_onnx(digits_export, images):  # noqa: F811
     files = [str(images / "gray.png"), str(images / "color.jpg")]
-    tflite = CliRunner().invoke(main, ["predict", exported.paths["float32"], *files, "--json"])
+    tflite = CliRunner().invoke(main, ["predict", digits_export.paths["float32"], *files, "--json"])
     for key in ("onnx", "onnx_int8"):
-        result = CliRunner().invoke(main, ["predict", exported.paths[key], *files, "--top-k", "3", "--json"])
+        result = CliRunner().invoke(main, ["predict", digits_export.paths[key], *files, "--top-k", "3", "--json"])
         assert result.exit_code == 0, result.output
         parsed = json.loads(result.stdout)
         assert [len(item["predictions"]) for item in parsed] == [3, 3]
         top = [item["predictions"][0]["class"] for item in parsed]
         assert top == [item["predictions"][0]["class"] for item in json.loads(tflite.stdout)]
-    result = CliRunner().invoke(main, ["benchmark", exported.paths["onnx_int8"], "--runs", "5", "--threads", "1",
+    result = CliRunner().invoke(main, ["benchmark", digits_export.paths["onnx_int8"], "--runs", "5", "--threads", "1",
                                        "--json"])
     assert result.exit_code == 0, result.output
     parsed = json.loads(result.stdout)
@@ -127,9 +109,9 @@ def test_cli_predicts_and_benchmarks_onnx(exported, images):  # noqa: F811
 
 
 @pytest.mark.parametrize("content", [b"this is not an onnx model", "half"])
-def test_a_damaged_onnx_file_is_one_line_and_exit_1(exported, images, tmp_path, content):  # noqa: F811
+def test_a_damaged_onnx_file_is_one_line_and_exit_1(digits_export, images, tmp_path, content):  # noqa: F811
     damaged = tmp_path / "model.onnx"
-    whole = open(exported.paths["onnx"], "rb").read()
+    whole = open(digits_export.paths["onnx"], "rb").read()
     damaged.write_bytes(whole[:len(whole) // 2] if content == "half" else content)
     result = CliRunner().invoke(main, ["predict", str(damaged), str(images / "gray.png")])
     assert result.exit_code == 1 and "Traceback" not in result.output, result.output
