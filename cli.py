@@ -249,7 +249,7 @@ def _data_options(function):
 @click.option("--qat-epochs", default=1, show_default=True, type=int,
               help="With --quantize ...,qat: epochs of quantization-aware fine-tuning on the training data.")
 @click.option("--qat-learning-rate", default=1e-5, show_default=True, type=float,
-              help="Learning rate (Adam) of quantization-aware training (about 1% of a training rate).")
+              help="Peak learning rate (Adam, cosine decay to 0) of quantization-aware training.")
 @click.option("--prune", "prune", default=None, type=float, metavar="SPARSITY",
               help="Also export a pruned model: this fraction of conv/dense weights zeroed, in [0, 1) (e.g. 0.5).")
 @click.option("--prune-epochs", default=2, show_default=True, type=int, help="Fine-tuning epochs while pruning.")

@@ -68,21 +68,32 @@ def as_float32(images, labels):
     return tf.cast(images, tf.float32), labels
 
 
+SCHEDULES = ("constant", "cosine")
+
+
 def fine_tune(model, images, labels, *, epochs: int, learning_rate: float, from_logits: bool = False,
               batch_size: int = DEFAULT_BATCH_SIZE, callbacks=(), seed: int = 0, progress: bool = True,
-              label: str = "Fine-tuning"):
+              label: str = "Fine-tuning", schedule: str = "constant"):
     """Compiles ``model`` (tf_keras, Adam at ``learning_rate``) and fits it; returns the history dict.
 
     ``from_logits``: the model outputs logits (``outputs_logits`` of the model before tfmot wrapped it).
+    ``schedule``: ``"constant"``, or ``"cosine"`` (from ``learning_rate`` down to 0 over all the steps).
     """
+    import math
     import sys
 
     import tensorflow as tf
 
     from .tfmot_env import tf_keras
 
+    if schedule not in SCHEDULES:
+        raise KerasResnetError(f"unknown fine-tuning schedule {schedule!r}: choose {' or '.join(SCHEDULES)}")
     keras2 = tf_keras()
-    model.compile(optimizer=keras2.optimizers.Adam(learning_rate),
+    rate = learning_rate
+    if schedule == "cosine":
+        steps = int(epochs) * math.ceil(len(images) / int(batch_size))
+        rate = keras2.optimizers.schedules.CosineDecay(learning_rate, decay_steps=max(steps, 1))
+    model.compile(optimizer=keras2.optimizers.Adam(rate),
                   loss=keras2.losses.SparseCategoricalCrossentropy(from_logits=from_logits),
                   metrics=["accuracy"])
     data = (tf.data.Dataset.from_tensor_slices((images, labels))
@@ -90,7 +101,8 @@ def fine_tune(model, images, labels, *, epochs: int, learning_rate: float, from_
             .batch(int(batch_size))
             .map(as_float32))
     if progress:
-        print(f"{label}: {len(images)} images, {epochs} epoch(s), learning rate {learning_rate:g}", file=sys.stderr)
+        print(f"{label}: {len(images)} images, {epochs} epoch(s), learning rate {learning_rate:g}"
+              f"{' (cosine decay)' if schedule == 'cosine' else ''}", file=sys.stderr)
     verbose = (1 if sys.stdout.isatty() else 2) if progress else 0  # bars on a terminal, a line per epoch in logs
     history = model.fit(data, epochs=int(epochs), callbacks=list(callbacks), verbose=verbose)
     return {key: [float(value) for value in values] for key, values in history.history.items()}

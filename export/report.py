@@ -257,6 +257,7 @@ def evaluate_artifacts(artifacts, images, labels=None, *, class_names=None, refe
                    f"stopped at {budget:.0f} s, {SLOW_ARTIFACT_FACTOR}x the reference's accuracy run; "
                    "--eval-seconds sets the budget")
             notes.append(f"{row['name']}: scored on {len(score)} of {total} images ({why}{where})")
+    _compare_qat_with_post_training(rows, scores)
     report = {
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "data": {**(data or {}), "images": int(total), "classes": int(scores[0].classes)},
@@ -280,6 +281,21 @@ def _grade(row: dict, score: _Scores, reference: _Scores | None) -> None:
     row["top1_drop_points"] = round(float(reference.correct1[:common].mean() - score.correct1[:common].mean()) * 100,
                                     4)
     row["max_abs_diff_vs_reference"] = float(np.max(score.difference[:common])) if score is not reference else 0.0
+
+
+def _compare_qat_with_post_training(rows, scores) -> None:
+    """Each QAT row's top-1 gain (+) or loss (-) in points against the post-training int8 row of the same
+    report, on the images both scored: what the fine-tuning earned over plain calibration."""
+    post_training = next((index for index, row in enumerate(rows) if row["kind"] == "tflite"
+                          and row["mode"] == "int8" and not row.get("optimization")), None)
+    for row, score in zip(rows, scores):
+        if post_training is None or (row.get("optimization") or {}).get("variant") != "qat":
+            continue
+        baseline = scores[post_training]
+        common = min(len(score), len(baseline))
+        row["top1_vs_post_training_int8"] = {
+            "artifact": rows[post_training]["name"],
+            "points": round(float(score.correct1[:common].mean() - baseline.correct1[:common].mean()) * 100, 4)}
 
 
 def _warnings(rows) -> list[str]:
@@ -421,6 +437,11 @@ def markdown(report: dict) -> str:
             f"| {drop} | {_percent(row['agreement'])} | {_kib(row['size_bytes'])} | {_latency(row, '1')} "
             f"| {_latency(row, 'all')} | {integer} | {floats} | {_tensor(row.get('input'))} "
             f"| {_tensor(row.get('output'))} |")
+    for row in report["artifacts"]:
+        versus = row.get("top1_vs_post_training_int8")
+        if versus:
+            lines += ["", f"QAT: {row['name']} {versus['points']:+.2f} top-1 points against post-training int8 "
+                          f"({versus['artifact']}) on the same images."]
     calibrations = {row["calibration"]["sha256"]: row["calibration"] for row in report["artifacts"]
                     if row.get("calibration")}
     for calibration in calibrations.values():

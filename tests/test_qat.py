@@ -159,6 +159,64 @@ def test_qat_converts_to_full_integer(options, digits, tmp_path):
     assert agreement >= 0.95
 
 
+def _activation_ranges(quantized):
+    """{(layer name, range name): (min, max)} of every moving-average (activation) quantizer of a QAT model."""
+    ranges = {}
+    for layer in quantized.layers:
+        values = {weight.name.split("/")[-1].split(":")[0]: weight.numpy() for weight in layer.weights}
+        for name, low in values.items():
+            if name.endswith("_min") and "kernel" not in name and layer.__class__.__name__ != "QuantizeLayer":
+                ranges[layer.name, name[:-4]] = (float(low), float(values[name[:-4] + "_max"]))
+    return ranges
+
+
+def test_qat_ranges_start_from_calibration_not_tfmots_six(trained, digits):
+    from keras_resnet.export.qat import initialize_ranges, quantize_aware_model
+
+    train_x, _, test_x, _ = digits
+    twin = tf_keras_twin(trained)
+    quantized = quantize_aware_model(twin)
+    assert set(_activation_ranges(quantized).values()) == {(-6.0, 6.0)}  # tfmot's start: what QAT began from
+    assert initialize_ranges(quantized, train_x[:128]) == len(_activation_ranges(quantized))
+    ranges = _activation_ranges(quantized)
+    assert all(low <= 0.0 <= high and (low, high) != (-6.0, 6.0) for low, high in ranges.values()), ranges
+    # Each layer's own quantized range covers what the float twin computes there on those images.
+    outputs = {layer.name: layer.output for layer in twin.layers}
+    checked = 0
+    for (name, kind), (low, high) in ranges.items():
+        if kind in ("output", "post_activation") and name.removeprefix("quant_") in outputs:
+            probe = tf_keras_model(twin.inputs, outputs[name.removeprefix("quant_")])
+            values = probe(train_x[:128].astype("float32"), training=False).numpy()
+            margin = 0.05 * (high - low)
+            assert low - margin <= values.min() and values.max() <= high + margin, (name, low, high)
+            checked += 1
+    assert checked >= 10
+    # From these ranges, before any fine-tuning, the fake-quantized model decides like the float one.
+    agreement = np.mean(predict(quantized, test_x).argmax(-1) == predict(twin, test_x).argmax(-1))
+    assert agreement >= 0.97
+
+
+def tf_keras_model(inputs, outputs):
+    from keras_resnet.export.tfmot_env import tf_keras
+
+    return tf_keras().Model(inputs, outputs)
+
+
+def test_fine_tune_cosine_schedule_and_bad_choices_are_named(trained, digits):
+    from keras_resnet.export.fine_tune import fine_tune
+
+    train_x, train_y, _, _ = digits
+    twin = tf_keras_twin(trained)
+    fine_tune(twin, train_x[:96], train_y[:96], epochs=1, learning_rate=1e-3, batch_size=32, progress=False,
+              schedule="cosine")
+    rate = twin.optimizer.get_config()["learning_rate"]  # the schedule: from 1e-3 to 0 over the 3 steps taken
+    assert rate["class_name"] == "CosineDecay" and int(twin.optimizer.iterations) == 3
+    assert rate["config"]["decay_steps"] == 3 and rate["config"]["initial_learning_rate"] == pytest.approx(1e-3)
+    assert rate["config"]["alpha"] == 0.0
+    with pytest.raises(KerasResnetError, match="unknown fine-tuning schedule 'linear'"):
+        fine_tune(twin, train_x[:32], train_y[:32], epochs=1, learning_rate=1e-3, progress=False, schedule="linear")
+
+
 # --- end to end: export_all with qat, prune and cluster ----------------------------------------
 
 def test_qat_int8_runs_in_litert_and_agrees_with_the_qat_model(exported, digits):
@@ -183,8 +241,25 @@ def test_report_puts_float_ptq_and_qat_side_by_side(exported):
         assert rows[name]["top1_drop_points"] is not None
     text = open(exported.report_paths["md"]).read()
     assert "tflite int8 (QAT)" in text and "## Compression" in text
+    versus = rows["model_qat_int8.tflite"]["top1_vs_post_training_int8"]  # what QAT gained over PTQ, same images
+    expected = (rows["model_qat_int8.tflite"]["top1"] - rows["model_int8.tflite"]["top1"]) * 100
+    assert versus["artifact"] == "model_int8.tflite" and versus["points"] == pytest.approx(expected, abs=1e-3)
+    assert f"QAT: model_qat_int8.tflite {versus['points']:+.2f} top-1 points against post-training int8" in text
+    assert "top1_vs_post_training_int8" not in rows["model_int8.tflite"]
     sidecar = json.load(open(os.path.join(exported.out_dir, "model_qat_int8.json")))
     assert sidecar["optimization"]["epochs"] == 1 and sidecar["calibration"]["images"] == 64
+
+
+def test_qat_keeps_batch_norm_statistics_and_does_not_lose_to_post_training_int8(trained, exported):
+    frozen = 0
+    for layer in exported.models["qat"].layers:
+        inner = getattr(layer, "layer", layer)
+        if inner.__class__.__name__ == "BatchNormalization":  # ran on its trained statistics, as int8 will
+            np.testing.assert_array_equal(inner.moving_mean.numpy(), trained.get_layer(inner.name).moving_mean)
+            frozen += 1
+    assert frozen >= 7
+    versus = {row["name"]: row for row in exported.report["artifacts"]}["model_qat_int8.tflite"]
+    assert versus["top1_vs_post_training_int8"]["points"] >= -0.34, versus  # at most one of 300 images
 
 
 def test_pruned_and_clustered_artifacts_keep_their_structure(exported):
