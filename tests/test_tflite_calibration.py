@@ -103,3 +103,7 @@ def test_int16x8_runs_one_interpreter_per_core_with_the_same_outputs_in_order(gr
     expected = outputs(path.read_bytes(), images)
     np.testing.assert_array_equal(artifact.predict(images, batch_size=16), expected)
     assert len({key[2] for key in artifact._interpreters}) == artifact.concurrent_batches
+    few = TFLiteArtifact(str(path))  # fewer images than one batch (export verifies 16): split among the cores
+    few.concurrent_batches = 2
+    np.testing.assert_array_equal(few.predict(images[:16]), expected[:16])
+    assert {(key[0], key[2]) for key in few._interpreters if key[0] > 1} == {(8, 0), (8, 1)}

@@ -210,6 +210,8 @@ class TFLiteArtifact(Artifact):
                 max_seconds: float | None = None):
         if batch_size:
             self._batch_size = batch_size
+        elif self.concurrent_batches > 1:  # enough batches for every interpreter (16 verification images: 2 x 8)
+            self._batch_size = max(1, min(self._batch_size, -(-len(images) // self.concurrent_batches)))
         return super().predict(images, self._batch_size, progress, label, max_seconds)
 
     def latency_runner(self, threads):
