@@ -32,6 +32,8 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from json_output import emit  # noqa: E402 (benchmarks/, next to this script)
+
 TARGET_GROWTH_MB = 400
 SIZE = 64
 CLASSES = 10
@@ -161,12 +163,7 @@ def main(argv=None):
         "target_growth_mb": TARGET_GROWTH_MB, "growth_mb": streamed["growth_mb"],
         "target_met": streamed["growth_mb"] < TARGET_GROWTH_MB,
     }
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.json_out:
-        from keras_resnet.files import write_text
-
-        write_text(args.json_out, text + "\n")
+    emit(result, args.json_out)
 
 
 if __name__ == "__main__":

@@ -17,13 +17,14 @@ Run: python benchmarks/export_parallel.py [--resnet20] [--calibration-images N] 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import tempfile
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from json_output import emit  # noqa: E402 (benchmarks/, next to this script)
 
 
 def _model_and_images(name, size, channels, count):
@@ -95,12 +96,7 @@ def main(argv=None):
                     "speedup": round(serial_seconds / parallel_seconds, 2),
                     "identical_outputs": bool(np.array_equal(expected, outputs))},
     }
-    text = json.dumps(output, indent=2)
-    print(text)
-    if args.json_out:
-        from keras_resnet.files import write_text
-
-        write_text(args.json_out, text + "\n")
+    emit(output, args.json_out)
     return output
 
 

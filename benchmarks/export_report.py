@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
-import json
 import os
 import platform
 import sys
@@ -35,6 +34,8 @@ import tempfile
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from json_output import emit  # noqa: E402 (benchmarks/, next to this script)
 
 TARGETS = {"int8_top1_drop_points": 0.5, "int8_size_ratio": 0.30, "int8_latency_ratio_1_thread": 0.45}
 
@@ -192,12 +193,7 @@ def main(argv=None):
         limit = 180 if args.resnet50 else 30
         output["targets"]["full_export_seconds"] = {"measured": round(export_seconds, 1), "target": limit,
                                                     "met": export_seconds <= limit}
-    text = json.dumps(output, indent=2)
-    print(text)
-    if args.json_out:
-        from keras_resnet.files import write_text
-
-        write_text(args.json_out, text + "\n")
+    emit(output, args.json_out)
     return output
 
 

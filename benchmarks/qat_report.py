@@ -34,6 +34,8 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from json_output import emit  # noqa: E402 (benchmarks/, next to this script)
+
 CASES = {
     "v1": {"model": "resnet20 (v1)", "data": "bundled digits, 28x28 gray"},
     "v2": {"model": "resnet20v2 (pre-activation)", "data": "bundled digits, 28x28 gray"},
@@ -175,12 +177,7 @@ def main(argv=None):
                    "met": all(case["summary"]["qat_not_below_ptq"] for case in cases.values())
                    and all(case["summary"].get("recovers_half", True) for case in cases.values())},
     }
-    text = json.dumps(output, indent=2, default=lambda value: value.tolist() if hasattr(value, "tolist") else str(value))
-    print(text)
-    if args.json_out:
-        from keras_resnet.files import write_text
-
-        write_text(args.json_out, text + "\n")
+    emit(output, args.json_out)
     return output
 
 

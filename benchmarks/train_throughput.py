@@ -29,6 +29,8 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from json_output import emit  # noqa: E402 (benchmarks/, next to this script)
+
 import numpy as np  # noqa: E402
 
 CPU_CASES = {  # model, image size, batch, warm-up steps, timed steps per fit (full run; --quick halves)
@@ -250,12 +252,7 @@ def main(argv=None):
     else:
         report = cpu_benchmark(args.quick)
     report.update({"tensorflow": tf.__version__, "keras": keras.__version__, "python": platform.python_version()})
-    text = json.dumps(report, indent=2)
-    print(text)
-    if args.json_out:
-        from keras_resnet.files import write_text
-
-        write_text(args.json_out, text + "\n")
+    emit(report, args.json_out)
 
 
 if __name__ == "__main__":
