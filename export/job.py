@@ -21,6 +21,7 @@ import numpy as np
 from keras_resnet import files
 
 from .camera import artifact_input_shape, rgb_input_model
+from .known_outputs import KnownOutputs
 from .timing import StageTimes
 from .verify import verify
 
@@ -48,6 +49,9 @@ class ExportJob:
     models: dict = dataclasses.field(default_factory=dict)  # fine-tuned tf_keras models by variant
     rgb_input: bool = False  # artifacts take RGB frames and convert them to the model's gray channel (camera)
     times: StageTimes = dataclasses.field(default_factory=StageTimes)  # seconds per stage (export.json)
+    verify_indices: np.ndarray | None = None  # where the verification images sit in the held-out split
+    reference_seconds: float = 0.0  # what the reference took
+    verified: dict = dataclasses.field(default_factory=dict)  # final path -> its answers on them (KnownOutputs)
 
     @property
     def artifact_input_shape(self) -> tuple:
@@ -90,9 +94,12 @@ class Stage:
 
         job = self.job
         reference = job.reference if expected is None else expected
+        began = time.perf_counter()
         with tf.device("/CPU:0"), job.times.stage(f"verify {label or mode}"):  # the reference's device (pipeline)
-            result = verify(artifact, job.verify_images, reference, mode, self.final, job.options.min_agreement,
-                            job.options.progress, label=label)
+            result, probabilities = verify(artifact, job.verify_images, reference, mode, self.final,
+                                           job.options.min_agreement, job.options.progress, label=label)
+        if not job.synthetic:  # the report card reads these images first and takes these answers
+            job.verified[self.final] = KnownOutputs(job.verify_images, probabilities, time.perf_counter() - began)
         result["synthetic"] = job.synthetic
         self.verification = result
         return result

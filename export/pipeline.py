@@ -20,6 +20,8 @@ import os
 import time
 import warnings
 
+import numpy as np
+
 from keras_resnet import files
 from keras_resnet.errors import KerasResnetError
 
@@ -206,8 +208,10 @@ def _job(options, out, source, model, data, times) -> ExportJob:
         verify_images, _ = read_examples(data.heldout, shape, picks)
     # TFLite runs on the CPU: compute the reference there too, so a GPU's TF32 convolutions
     # (on by default for Ampere and later) cannot push float32 differences past 1e-4.
+    began = time.perf_counter()
     with tf.device("/CPU:0"):
         reference = KerasArtifact(model, class_names=data.class_names).predict(verify_images, progress=False)
+    reference_seconds = time.perf_counter() - began
     described = data.described
     calibration_info = calibration.summary(
         f"{described['source']} train split" if described else "given calibration images") if calibration else None
@@ -218,7 +222,8 @@ def _job(options, out, source, model, data, times) -> ExportJob:
             "data": described or ({"source": "given arrays"} if not synthetic else None)}
     return ExportJob(options, out, model, data.class_names, shape, verify_images, reference, synthetic, info,
                      calibration, calibration_info, training_images, training_labels, rgb_input=rgb_input,
-                     times=times)
+                     times=times, verify_indices=None if synthetic else np.asarray(picks, np.int64),
+                     reference_seconds=reference_seconds)
 
 
 def _manifest(source, job) -> dict:
@@ -242,12 +247,19 @@ def _manifest(source, job) -> dict:
 
 def _report(options, out, source, job, data):
     """The report card over the Keras model and every artifact that landed, written next to them."""
+    from .known_outputs import KnownOutputs
     from .report import evaluate_artifacts, write_report
 
     artifacts = [source.path if source.path else source.model, *job.paths.values()]
+    # Every artifact's verification answers (and the Keras model's, when it runs in float32 as export did)
+    # are taken for the images they cover: the report reads those first and runs only the rest.
+    reference = (KnownOutputs(job.verify_images, job.reference, job.reference_seconds)
+                 if source.original_policy == "float32" else None)
+    known = [reference, *(job.verified.get(path) for path in job.paths.values())]
     report = evaluate_artifacts(artifacts, data.heldout, class_names=job.class_names,
                                 data=data.described or {"source": "given arrays"}, max_drop=options.max_drop,
                                 latency_runs=options.latency_runs, max_seconds=options.eval_seconds,
-                                seed=options.seed, progress=options.progress)
+                                seed=options.seed, progress=options.progress, read_first=job.verify_indices,
+                                known=known)
     report["calibration"] = job.calibration_info
     return report, write_report(report, out)

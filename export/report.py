@@ -29,6 +29,7 @@ from keras_resnet.files import atomic_path, write_json, write_text
 
 from . import formats
 from .checks import check_max_drop, real_number, seed_number, whole_number
+from .known_outputs import known_answers, reading_order
 from .latency import DEFAULT_THREADS, latencies
 from .progress import progress_bar
 from .reader import keeps_order
@@ -62,6 +63,8 @@ class _Scores:
     complete: bool = True  # read to the end (not cut off by the time budget)
     probabilities: np.ndarray | None = None  # kept for the reference only
     note: str | None = None  # class names that differ (compared by id)
+    seconds: float = 0.0  # what the answers took, those taken from KnownOutputs included
+    taken: int = 0  # answers taken from KnownOutputs (export's verification), not run again
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -127,18 +130,26 @@ def _held_out(images, labels, shape):
 
 
 def _score(artifact, split, order, class_names, batch_size, max_seconds, progress, reference=None,
-           keep=False) -> _Scores:
-    """Runs ``artifact`` over ``split`` a batch at a time (in ``order``), until ``max_seconds`` if given."""
+           keep=False, known=None) -> _Scores:
+    """Runs ``artifact`` over ``split`` a batch at a time (in ``order``), until ``max_seconds`` if given;
+    the images ``known`` (``KnownOutputs``) answered are not run again, and their seconds count as spent."""
     from .reader import batches
 
     parts = {"labels": [], "correct1": [], "correct5": [], "predicted": [], "difference": [], "probabilities": []}
-    note, seen, classes, complete, began = None, 0, 0, True, time.perf_counter()
+    note, seen, classes, complete, taken = None, 0, 0, True, 0
+    began = time.perf_counter() - (known.seconds if known is not None else 0.0)
     # Under a time budget, small batches: the budget is checked between batches, and one batch of 32 images
-    # through int16x8 reference kernels at 224x224 alone takes minutes.
-    step = batch_size if max_seconds is None else min(batch_size, BUDGETED_BATCH_SIZE)
+    # through int16x8 reference kernels at 224x224 alone takes minutes. An artifact that runs batches side
+    # by side (int16x8: an interpreter a core) gets one small batch for each.
+    at_once = max(1, artifact.concurrent_batches)
+    step = batch_size if max_seconds is None else min(batch_size, BUDGETED_BATCH_SIZE * at_once)
     with progress_bar(len(split), f"Evaluating {artifact.name}", progress) as bar:
         for images, labels in batches(split, artifact.input_shape, step, order):
-            probabilities = artifact.predict(images, batch_size=step)
+            count, probabilities = known_answers(known, seen, images)
+            taken += count
+            if count < len(images):
+                predicted = artifact.predict(images[count:], batch_size=step if at_once == 1 else -(-step // at_once))
+                probabilities = predicted if not count else np.concatenate([probabilities, predicted])
             if not seen:
                 classes = probabilities.shape[-1]
                 note = _check_classes(artifact, class_names, classes, split.labels)
@@ -164,7 +175,8 @@ def _score(artifact, split, order, class_names, batch_size, max_seconds, progres
               for key, values in parts.items()}
     if joined["labels"] is None:
         raise KerasResnetError(f"no held-out image could be read for {artifact.name}: check the data")
-    return _Scores(**joined, classes=classes, complete=complete, note=note)
+    return _Scores(**joined, classes=classes, complete=complete, note=note, seconds=time.perf_counter() - began,
+                   taken=taken)
 
 
 def check_report_options(*, latency_runs=50, latency_warmup=10, batch_size=32, seed=0, max_seconds=None,
@@ -188,7 +200,8 @@ def check_report_options(*, latency_runs=50, latency_warmup=10, batch_size=32, s
 def evaluate_artifacts(artifacts, images, labels=None, *, class_names=None, reference=None, data=None,
                        threads=DEFAULT_THREADS, latency_runs: int = 50, latency_warmup: int = 10,
                        latency_seconds: float = 3.0, max_drop: float | None = None, batch_size: int = 32,
-                       max_seconds: float | None = None, seed: int = 0, progress: bool = True) -> dict:
+                       max_seconds: float | None = None, seed: int = 0, progress: bool = True, read_first=None,
+                       known=None) -> dict:
     """Runs each artifact (path, model or loaded ``Artifact``) on the held-out images and builds the report dict.
 
     ``images``: a split (``LabeledImages`` in memory, or ``ImageFiles``/``ImageRecords`` on disk, read a
@@ -199,7 +212,9 @@ def evaluate_artifacts(artifacts, images, labels=None, *, class_names=None, refe
     reference's accuracy run (at least ``MIN_AUTOMATIC_BUDGET`` seconds), so one slow artifact cannot
     dominate the report's time. The images are read in one seeded random order (TFRecords: in file order),
     so a cut-off artifact is scored on the first images of it, and its drop and agreement on those same
-    images; the report's warnings say which artifacts were cut and why.
+    images; the report's warnings say which artifacts were cut and why. ``read_first``: held-out indices
+    read before the rest (export: its verification images); ``known``: per artifact, ``None`` or the
+    ``KnownOutputs`` it gave on those (export's verification), which are taken instead of run again.
     """
     checked = check_report_options(latency_runs=latency_runs, latency_warmup=latency_warmup, batch_size=batch_size,
                                    seed=seed, max_seconds=max_seconds, max_drop=max_drop,
@@ -211,7 +226,9 @@ def evaluate_artifacts(artifacts, images, labels=None, *, class_names=None, refe
     if not loaded:
         raise KerasResnetError(f"no artifacts to evaluate: {formats.ARTIFACT_HELP}")
     split = _held_out(images, labels, loaded[0].input_shape)
-    order = np.random.default_rng(seed).permutation(len(split)) if keeps_order(split) else None
+    order = reading_order(np.random.default_rng(seed).permutation(len(split)) if keeps_order(split) else None,
+                          read_first)
+    known = list(known) if known is not None else [None] * len(loaded)
     reference_index = _pick_reference(loaded, reference)
     optimized = any((artifact.info or {}).get("optimization") for artifact in loaded)
     sequence = sorted(range(len(loaded)), key=lambda index: index != reference_index)  # the reference first
@@ -221,11 +238,10 @@ def evaluate_artifacts(artifacts, images, labels=None, *, class_names=None, refe
         expected = scores[reference_index] if reference_index is not None and index != reference_index else None
         seconds = StageTimes()
         if max_seconds is None and index != reference_index and reference_index is not None:
-            budgets[index] = max(SLOW_ARTIFACT_FACTOR * rows[reference_index]["seconds"]["accuracy"],
-                                 MIN_AUTOMATIC_BUDGET)
+            budgets[index] = max(SLOW_ARTIFACT_FACTOR * scores[reference_index].seconds, MIN_AUTOMATIC_BUDGET)
         with seconds.stage("accuracy"):
             scores[index] = _score(artifact, split, order, class_names, batch_size, budgets[index], progress,
-                                   expected, keep=index == reference_index)
+                                   expected, keep=index == reference_index, known=known[index])
         row = artifact.summary()
         with seconds.stage("latency"):
             latency = latencies(artifact, threads, *timing)
@@ -272,7 +288,8 @@ def evaluate_artifacts(artifacts, images, labels=None, *, class_names=None, refe
 
 def _grade(row: dict, score: _Scores, reference: _Scores | None) -> None:
     """Accuracy, and agreement, top-1 drop and largest difference against the reference on the images both scored."""
-    row.update({"images": len(score), "top1": float(score.correct1.mean()), "top5": float(score.correct5.mean())})
+    row.update({"images": len(score), "top1": float(score.correct1.mean()), "top5": float(score.correct5.mean()),
+                "answers_from_verification": score.taken})
     if reference is None:
         row["agreement"] = row["top1_drop_points"] = None
         return

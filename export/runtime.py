@@ -28,7 +28,7 @@ def all_threads() -> int:
         return os.cpu_count() or 1
 
 
-def _with_channels(images, channels: int):
+def with_channels(images, channels: int):
     """Gray images for an RGB-input artifact repeated to 3 channels, RGB ones for a gray artifact made gray
     (``data.images.convert_channels``, as the data loader does); anything else as it is, for ``check_images``."""
     from keras_resnet.data.images import convert_channels
@@ -68,7 +68,7 @@ class Artifact:
         """
         from .reader import check_images
 
-        images = check_images(_with_channels(images, self.input_shape[-1]), self.input_shape,
+        images = check_images(with_channels(images, self.input_shape[-1]), self.input_shape,
                               f"images for {self.name}")
         outputs = []
         began = time.perf_counter()

@@ -60,8 +60,9 @@ def compare(probabilities, reference, mode: str, min_agreement: float = DEFAULT_
 
 
 def verify(artifact, images, reference, mode: str, final_path: str, min_agreement=DEFAULT_MIN_AGREEMENT,
-           progress: bool = False, label: str | None = None) -> dict:
-    """Runs a loaded, staged artifact on ``images``; raises ``VerificationError`` if it fails."""
+           progress: bool = False, label: str | None = None) -> tuple[dict, np.ndarray]:
+    """Runs a loaded, staged artifact on ``images``; raises ``VerificationError`` if it fails. Returns the
+    comparison and the artifact's probabilities (the report card reuses them: ``report.KnownOutputs``)."""
     label = label or f"{artifact.kind} {mode}"
     probabilities = artifact.predict(images, progress=progress, label=f"Verifying {label}")
     result = compare(probabilities, reference, mode, min_agreement)
@@ -72,4 +73,4 @@ def verify(artifact, images, reference, mode: str, final_path: str, min_agreemen
             f"{label} failed verification ({result['problem']} on {result['images']} held-out images); "
             f"nothing was written at '{final_path}': {hint}"
         )
-    return result
+    return result, probabilities

@@ -296,3 +296,48 @@ def test_a_slow_artifact_is_cut_at_a_multiple_of_the_references_time(digits_expo
     assert scored[0] == 200 and 8 <= scored[1] < 200  # 200 images x 20 ms = 4 s > max(5 x reference, 0.5 s)
     assert result["artifacts"][1]["seconds"]["accuracy"] < max(5 * reference_seconds, 0.5) + 1.0
     assert any(f"scored on {scored[1]} of 200 images (stopped at" in note for note in result["warnings"])
+
+
+
+def test_the_report_takes_known_answers_only_for_the_same_pixels_and_counts_their_seconds(digits_export, digits):
+    """Answers an artifact gave at export (its verification) are taken, not run again, for exactly the images
+    they were given on; their seconds count against the time budget."""
+    from keras_resnet.export import evaluate_artifacts
+    from keras_resnet.export.known_outputs import KnownOutputs, reading_order
+
+    test_x, test_y = digits[2], digits[3]
+    first = np.array([7, 3, 11, 0])
+    order = reading_order(np.random.default_rng(0).permutation(len(test_x)), first)
+    assert list(order[:4]) == list(first) and sorted(order) == list(range(len(test_x)))
+    wrong = np.eye(10, dtype=np.float32)[(test_y[first] + 1) % 10]  # a confident wrong answer for each
+    paths = [digits_export.paths["float32"], digits_export.paths["int8"]]
+
+    def int8_row(images, seconds=0.0, **options):
+        known = [None, KnownOutputs(images, wrong, seconds)]
+        return evaluate_artifacts(paths, test_x, test_y, read_first=first, known=known, latency_runs=2,
+                                  progress=False, **options)["artifacts"][1]
+
+    honest = evaluate_artifacts(paths, test_x, test_y, latency_runs=2, progress=False)["artifacts"][1]
+    right = load_artifact(paths[1]).predict(test_x[first]).argmax(-1) == test_y[first]
+    taken = int8_row(test_x[first])
+    assert taken["images"] == honest["images"] == 200
+    assert round((honest["top1"] - taken["top1"]) * 200) == int(right.sum())  # the wrong answers were taken
+    assert int8_row(test_x[first][::-1])["top1"] == honest["top1"]  # other pixels at those places: run again
+    cut = int8_row(test_x[first], seconds=100.0, max_seconds=5.0, batch_size=4)  # 100 s spent: over budget
+    assert cut["images"] == 4 and cut["top1"] == 0.0 and cut["answers_from_verification"] == 4
+
+
+def test_the_export_report_grades_as_a_fresh_evaluation_of_its_files(digits_export, digits):
+    """The report card took every artifact's verification answers (64 of the 200 images); graded afresh,
+    without them, every file scores the same."""
+    from keras_resnet.export import evaluate_artifacts
+
+    rows = digits_export.report["artifacts"][1:]  # the first is the Keras model in memory
+    fresh = evaluate_artifacts([row["path"] for row in rows], digits[2], digits[3], latency_runs=2,
+                               progress=False)["artifacts"]
+    assert [row["name"] for row in fresh] == [row["name"] for row in rows] and len(rows) >= 7
+    for exported, again in zip(rows, fresh):
+        assert exported["images"] == again["images"] == 200 and again["answers_from_verification"] == 0
+        assert exported["top1"] == again["top1"], exported["name"]
+        assert exported["answers_from_verification"] == 64, exported["name"]
+    assert digits_export.report["artifacts"][0]["answers_from_verification"] == 64  # the Keras model too
