@@ -7,10 +7,12 @@ and the max of the maxes gives the very model one pass over the whole set gives
 (``merge_ranges``; the tests compare the bytes). Helpers are separate Python processes
 (``python -m keras_resnet.export.calibration_pool``, never a fork of the caller's
 process or a re-run of its script) that claim images one at a time by creating a claim
-file: whoever creates ``claims/<i>`` first calibrates image ``i``. They start only when
-the first image shows that calibration has more than ``HELPER_WORTH_SECONDS`` left, and
-one still starting when every image is claimed gets none and is stopped, so a small
-model never waits for one.
+file: whoever creates ``claims/<i>`` first calibrates image ``i``. This process converts
+the model to the calibrator's form once (``tflite.calibration_model``); helpers read it
+from the scratch folder, so starting one costs only its Python and TensorFlow imports.
+They start only when the first image shows that calibration has more than
+``HELPER_WORTH_SECONDS`` left, and one still starting when every image is claimed gets
+none and is stopped, so a small model never waits for one.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from .runtime import all_threads
 
 MAX_HELPERS = 3  # each holds TensorFlow and the float model (~1 GB at ResNet-50)
 HELPER_WORTH_SECONDS = 10.0  # a helper needs a few seconds to start (TensorFlow, the float model): not for less
-IMAGES_FILE, CLAIMS_DIR = "images.npy", "claims"
+IMAGES_FILE, MODEL_FILE, CLAIMS_DIR = "images.npy", "model.tflite", "claims"
 
 
 def default_helpers() -> int:
@@ -46,20 +48,20 @@ def calibrate_on_all_cores(source_dir: str, images: np.ndarray, *, helpers: int 
     image shows that more than ``HELPER_WORTH_SECONDS`` of calibration are left. Returns the calibrated model
     and how many images each process calibrated (this one first). ``own_share=False``: the helpers start at
     once and take every image; this process waits and merges."""
-    from .tflite import calibrate
+    from .tflite import calibrate, calibration_model
 
     helpers = default_helpers() if helpers is None else int(helpers)
+    model = calibration_model(source_dir)
     if helpers <= 0:
         with progress_bar(len(images), "Calibrating", progress) as bar:
-            return calibrate(source_dir, _claiming(images, None, "main", bar)), [len(images)]
+            return calibrate(model, _claiming(images, None, "main", bar)), [len(images)]
     with tempfile.TemporaryDirectory(prefix="keras_resnet_calibration_") as scratch:
-        np.save(os.path.join(scratch, IMAGES_FILE), images)
         os.mkdir(os.path.join(scratch, CLAIMS_DIR))
-        pool = _Helpers(source_dir, scratch, helpers)
+        pool = _Helpers(scratch, helpers, images, model)
         try:
             with progress_bar(len(images), "Calibrating", progress) as bar:
                 if own_share:
-                    own = calibrate(source_dir, _claiming(images, scratch, "main", bar, pool.start_if_worth))
+                    own = calibrate(model, _claiming(images, scratch, "main", bar, pool.start_if_worth))
                 else:
                     own = None
                     pool.start()
@@ -72,7 +74,7 @@ def calibrate_on_all_cores(source_dir: str, images: np.ndarray, *, helpers: int 
                 result = _helper_result(process, scratch, name)
                 if result is None:  # the helper failed: calibrate its images here, no image left out
                     mine = [position for position, owner in enumerate(owners) if owner == name]
-                    result = calibrate(source_dir, _claiming(images[mine], None, "main", None))
+                    result = calibrate(model, _claiming(images[mine], None, "main", None))
                 own = result if own is None else merge_ranges(own, result)
             return own, counts
         finally:
@@ -80,19 +82,23 @@ def calibrate_on_all_cores(source_dir: str, images: np.ndarray, *, helpers: int 
 
 
 class _Helpers:
-    """The helper processes, started on demand: each runs ``_helper_main`` in a fresh interpreter."""
+    """The helper processes, started on demand: each runs ``_helper_main`` in a fresh interpreter, on the
+    images and calibration model written to ``scratch`` when they start."""
 
-    def __init__(self, source_dir: str, scratch: str, count: int):
-        self.source_dir, self.scratch = source_dir, scratch
+    def __init__(self, scratch: str, count: int, images: np.ndarray, model: bytes):
+        self.scratch, self.images, self.model = scratch, images, model
         self.names = [f"helper{index}" for index in range(count)]
         self.processes = []
 
     def start(self) -> None:
         if not self.processes:
+            np.save(os.path.join(self.scratch, IMAGES_FILE), self.images)
+            with open(os.path.join(self.scratch, MODEL_FILE), "wb") as file:
+                file.write(self.model)
             for name in self.names:
                 with open(os.path.join(self.scratch, f"{name}.log"), "wb") as log:  # the child keeps its own handle
                     self.processes.append(subprocess.Popen(
-                        [sys.executable, "-m", __name__, self.source_dir, self.scratch, name],
+                        [sys.executable, "-m", __name__, self.scratch, name],
                         stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}))
 
@@ -189,11 +195,13 @@ def merge_ranges(model: bytes, other: bytes) -> bytes:
     return bytes(merged)
 
 
-def _helper_main(source_dir: str, scratch: str, name: str) -> None:
+def _helper_main(scratch: str, name: str) -> None:
     """A helper process: calibrates the images it claims, writes its model next to the claims."""
     from .tflite import calibrate
 
     images = np.load(os.path.join(scratch, IMAGES_FILE), mmap_mode="r")
+    with open(os.path.join(scratch, MODEL_FILE), "rb") as file:
+        source = file.read()
     claimed = []
 
     def generate():
@@ -201,7 +209,7 @@ def _helper_main(source_dir: str, scratch: str, name: str) -> None:
             claimed.append(1)
             yield item
 
-    model = calibrate(source_dir, generate)
+    model = calibrate(source, generate)
     if claimed:
         path = os.path.join(scratch, f"{name}.tflite")
         with open(path + ".part", "wb") as file:
@@ -210,4 +218,4 @@ def _helper_main(source_dir: str, scratch: str, name: str) -> None:
 
 
 if __name__ == "__main__":
-    _helper_main(*sys.argv[1:4])
+    _helper_main(*sys.argv[1:3])

@@ -7,7 +7,7 @@ import keras
 
 import keras_resnet
 from keras_resnet.data import load_dataset
-from keras_resnet.export.tflite import calibrate, convert, write_conversion_source
+from keras_resnet.export.tflite import SIGNATURE, calibrate, calibration_model, convert, write_conversion_source
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +41,7 @@ def test_shared_calibration_gives_the_converters_own_models(graph, int8_io):
         for image in images:
             yield [image[np.newaxis].astype(np.float32)]
 
-    calibrated = calibrate(source, dataset)
+    calibrated = calibrate(calibration_model(source), dataset)
     held_out = digits.test.images[:200]
     for mode in ("int8", "int16x8"):
         alone = convert(source, mode, dataset, int8_io)
@@ -51,14 +51,29 @@ def test_shared_calibration_gives_the_converters_own_models(graph, int8_io):
         np.testing.assert_array_equal(outputs(shared, raw), outputs(alone, raw))
 
 
+def test_our_calibration_is_the_converters_byte_for_byte(graph):
+    """``calibration_model`` + ``calibrate`` record the ranges TFLiteConverter's own calibrate-only pass records."""
+    import tensorflow as tf
+
+    source, digits = graph
+    images = digits.train.images[:40]
+    converter = tf.lite.TFLiteConverter.from_saved_model(source, signature_keys=[SIGNATURE])
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = feed(images)
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter._experimental_calibrate_only = True
+    assert calibrate(calibration_model(source), feed(images)) == bytes(converter.convert())
+
+
 def test_ranges_of_two_parts_merge_into_the_one_pass_model(graph):
     """The calibrator keeps a running min/max: two halves merged are the whole set's model, byte for byte."""
     from keras_resnet.export.calibration_pool import merge_ranges
 
     source, digits = graph
     images = digits.train.images[1000:1060]
-    whole = calibrate(source, feed(images))
-    first, second = calibrate(source, feed(images[:30])), calibrate(source, feed(images[30:]))
+    model = calibration_model(source)
+    whole = calibrate(model, feed(images))
+    first, second = calibrate(model, feed(images[:30])), calibrate(model, feed(images[30:]))
     assert first != whole and second != whole  # each half alone records narrower ranges
     assert merge_ranges(first, second) == whole
     assert merge_ranges(second, first) == whole
@@ -76,7 +91,7 @@ def test_calibration_on_all_cores_is_the_one_pass_model(graph, own_share):
     assert sum(shares) == len(images) and len(shares) == 1 + helpers
     if not own_share:
         assert shares[0] == 0 and sum(shares[1:]) == len(images)  # the helpers did all the work
-    assert calibrated == calibrate(source, feed(images))
+    assert calibrated == calibrate(calibration_model(source), feed(images))
 
 
 def feed(images):
