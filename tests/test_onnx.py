@@ -117,3 +117,29 @@ def test_a_damaged_onnx_file_is_one_line_and_exit_1(digits_export, images, tmp_p
     assert result.exit_code == 1 and "Traceback" not in result.output, result.output
     (line,) = result.output.strip().splitlines()
     assert line.startswith(f"Error: '{damaged}' is not a loadable ONNX model (") and "export it again" in line
+
+
+def test_calibrating_a_batch_a_run_records_the_ranges_image_by_image_does(digits_export, digits, monkeypatch,
+                                                                           tmp_path):
+    """onnxruntime's MinMax calibration fed 8 images a run writes the very scales and zero points one a run does."""
+    from onnx import numpy_helper
+
+    from keras_resnet.export.calibration import calibration_set
+    from keras_resnet.export.formats import onnx as onnx_format
+    from keras_resnet.export.reader import from_arrays
+
+    split = from_arrays(np.repeat(digits[0][:40], 3, axis=-1), digits[1][:40], (28, 28, 3), "calibration images")
+    calibration = calibration_set(split, 20, 0, (28, 28, 3))
+
+    def quantization_parameters(batch):
+        monkeypatch.setattr(onnx_format, "CALIBRATION_BATCH", batch)
+        scratch = tmp_path / str(batch)
+        scratch.mkdir()
+        model = onnx.load(onnx_format.quantize(digits_export.paths["onnx"], calibration, str(scratch)))
+        return {item.name: numpy_helper.to_array(item) for item in model.graph.initializer
+                if item.name.endswith(("_scale", "_zero_point"))}
+
+    one, eight = quantization_parameters(1), quantization_parameters(8)
+    assert len(one) > 20 and one.keys() == eight.keys()
+    for name in one:
+        np.testing.assert_array_equal(one[name], eight[name], err_msg=name)
