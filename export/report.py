@@ -168,8 +168,9 @@ def _score(artifact, split, order, class_names, batch_size, max_seconds, progres
                 parts[key].append(value)
             seen += len(labels)
             bar.update(len(labels))
-            if max_seconds is not None and time.perf_counter() - began > max_seconds:
-                complete = seen >= len(split)
+            spent = time.perf_counter() - began
+            if max_seconds is not None and spent + spent / seen * min(step, len(split) - seen) > max_seconds:
+                complete = seen >= len(split)  # the next batch would end past the budget (at this pace)
                 break
     joined = {key: np.concatenate(values) if values and values[0] is not None else None
               for key, values in parts.items()}
@@ -210,7 +211,8 @@ def evaluate_artifacts(artifacts, images, labels=None, *, class_names=None, refe
     the first warning). ``max_seconds`` caps each artifact's accuracy run (16x8 on reference kernels can
     take seconds per image); without it, an artifact is cut at ``SLOW_ARTIFACT_FACTOR`` times the
     reference's accuracy run (at least ``MIN_AUTOMATIC_BUDGET`` seconds), so one slow artifact cannot
-    dominate the report's time. The images are read in one seeded random order (TFRecords: in file order),
+    dominate the report's time (the first batch always runs; no later batch starts that would end past
+    the budget at the pace so far). The images are read in one seeded random order (TFRecords: in file order),
     so a cut-off artifact is scored on the first images of it, and its drop and agreement on those same
     images; the report's warnings say which artifacts were cut and why. ``read_first``: held-out indices
     read before the rest (export: its verification images); ``known``: per artifact, ``None`` or the

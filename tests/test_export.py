@@ -341,3 +341,23 @@ def test_the_export_report_grades_as_a_fresh_evaluation_of_its_files(digits_expo
         assert exported["top1"] == again["top1"], exported["name"]
         assert exported["answers_from_verification"] == 64, exported["name"]
     assert digits_export.report["artifacts"][0]["answers_from_verification"] == 64  # the Keras model too
+
+
+def test_no_batch_starts_that_would_end_past_the_budget(digits_export, digits, monkeypatch):
+    """At 0.2 s an image, in batches of 4 under a budget (0.8 s a batch), and a 2.8 s budget, a fourth batch
+    would end at ~3.2 s: the run stops after the third, at ~2.4 s, inside the budget."""
+    import time as clock
+
+    from keras_resnet.export import evaluate_artifacts, report
+    from keras_resnet.export.formats.tflite import TFLiteArtifact
+
+    class Slow(TFLiteArtifact):
+        def _predict_batch(self, images, worker=0):
+            clock.sleep(0.2 * len(images))
+            return super()._predict_batch(images, worker)
+
+    monkeypatch.setattr(report, "MIN_AUTOMATIC_BUDGET", 2.8)
+    result = evaluate_artifacts([digits_export.paths["float32"], Slow(digits_export.paths["int8"])], digits[2],
+                                digits[3], batch_size=8, latency_runs=2, progress=False)["artifacts"]
+    assert result[0]["images"] == 200 and result[0]["seconds"]["accuracy"] < 0.5  # the budget stays 2.8 s
+    assert result[1]["images"] == 12 and result[1]["seconds"]["accuracy"] < 2.8
