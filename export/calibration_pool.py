@@ -12,11 +12,14 @@ the model to the calibrator's form once (``tflite.calibration_model``); helpers 
 from the scratch folder, so starting one costs only its Python and TensorFlow imports.
 They start only when the first image shows that calibration has more than
 ``HELPER_WORTH_SECONDS`` left, and one still starting when every image is claimed gets
-none and is stopped, so a small model never waits for one.
+none and is stopped, so a small model never waits for one. Between the first image and
+the rest (``CalibrationPool``), this process can do other work while the helpers
+calibrate: export converts the float TFLite modes there.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import subprocess
 import sys
@@ -44,41 +47,86 @@ def default_helpers() -> int:
 def calibrate_on_all_cores(source_dir: str, images: np.ndarray, *, helpers: int | None = None,
                            progress: bool = False, own_share: bool = True) -> tuple[bytes, list[int]]:
     """``tflite.calibrate`` of the SavedModel at ``source_dir`` over uint8 ``images`` (as the graph takes
-    them), shared with up to ``helpers`` processes (default: ``default_helpers()``), started once the first
-    image shows that more than ``HELPER_WORTH_SECONDS`` of calibration are left. Returns the calibrated model
-    and how many images each process calibrated (this one first). ``own_share=False``: the helpers start at
-    once and take every image; this process waits and merges."""
-    from .tflite import calibrate, calibration_model
+    them), shared with up to ``helpers`` processes: ``CalibrationPool`` started and finished at once. Returns
+    the calibrated model and how many images each process calibrated (this one first)."""
+    with CalibrationPool(source_dir, images, helpers=helpers, progress=progress, own_share=own_share) as pool:
+        return pool.finish()
 
-    helpers = default_helpers() if helpers is None else int(helpers)
-    model = calibration_model(source_dir)
-    if helpers <= 0:
-        with progress_bar(len(images), "Calibrating", progress) as bar:
-            return calibrate(model, _claiming(images, None, "main", bar)), [len(images)]
-    with tempfile.TemporaryDirectory(prefix="keras_resnet_calibration_") as scratch:
-        os.mkdir(os.path.join(scratch, CLAIMS_DIR))
-        pool = _Helpers(scratch, helpers, images, model)
-        try:
-            with progress_bar(len(images), "Calibrating", progress) as bar:
-                if own_share:
-                    own = calibrate(model, _claiming(images, scratch, "main", bar, pool.start_if_worth))
-                else:
-                    own = None
-                    pool.start()
-                    _wait_for_claims(scratch, len(images), pool.processes, bar)
-            owners = _owners(scratch, len(images))
-            counts = [owners.count("main")] + [owners.count(name) for name in pool.names]
-            for name, process, count in zip(pool.names, pool.processes, counts[1:]):
-                if not count:
-                    continue
-                result = _helper_result(process, scratch, name)
-                if result is None:  # the helper failed: calibrate its images here, no image left out
-                    mine = [position for position, owner in enumerate(owners) if owner == name]
-                    result = calibrate(model, _claiming(images[mine], None, "main", None))
-                own = result if own is None else merge_ranges(own, result)
-            return own, counts
-        finally:
-            pool.stop()
+
+class CalibrationPool:
+    """One calibration shared by this process and helper processes, in two steps with other work between:
+
+        with CalibrationPool(graph, images) as pool:   # the calibrator's model; the first image; helpers start
+            ...                                        # this process converts the float modes meanwhile
+            calibrated, shares = pool.finish()         # it takes the images left, then merges every share
+
+    Helpers (up to ``helpers``, default ``default_helpers()``) start when the first image shows that more
+    than ``HELPER_WORTH_SECONDS`` of calibration are left. ``own_share=False``: they start at once and take
+    every image; this process only merges.
+    """
+
+    def __init__(self, source_dir: str, images: np.ndarray, *, helpers: int | None = None, progress: bool = False,
+                 own_share: bool = True):
+        from .tflite import calibration_model
+
+        self.images, self.progress, self.own_share = images, progress, own_share
+        self.model = calibration_model(source_dir)
+        self._scratch = tempfile.TemporaryDirectory(prefix="keras_resnet_calibration_")
+        self.scratch = self._scratch.name
+        os.mkdir(os.path.join(self.scratch, CLAIMS_DIR))
+        count = default_helpers() if helpers is None else max(0, int(helpers))
+        self.helpers = _Helpers(self.scratch, count, images, self.model)
+        self.shares = []  # what this process calibrated so far: models to merge
+        if not own_share:
+            self.helpers.start()
+            return
+        clock = []
+        self.shares.append(self._calibrate_own(limit=1, clock=clock))
+        if count and (clock[-1] - clock[0]) * (len(images) - 1) > HELPER_WORTH_SECONDS:
+            self.helpers.start()
+
+    def __enter__(self) -> CalibrationPool:
+        return self
+
+    def __exit__(self, *unused) -> None:
+        self.helpers.stop()
+        self._scratch.cleanup()
+
+    def _calibrate_own(self, limit=None, bar=None, clock=None) -> bytes | None:
+        """The calibrated model of the images this process claims (up to ``limit``), or ``None`` for none."""
+        from .tflite import calibrate
+
+        claims = _claims(self.scratch, len(self.images), "main", limit, bar)
+        first = next(claims, None)
+        return None if first is None else calibrate(self.model, _feed(self.images, first, claims, clock))
+
+    def finish(self) -> tuple[bytes, list[int]]:
+        """This process takes the images nobody claimed yet; returns the merged model and each process's count
+        (this one first). A helper that failed has its images calibrated here, with a warning."""
+        from .tflite import calibrate
+
+        total = len(self.images)
+        with progress_bar(total, "Calibrating", self.progress) as bar:
+            if self.own_share:
+                self.shares.append(self._calibrate_own(bar=bar))
+            else:
+                _wait_for_claims(self.scratch, total, self.helpers.processes, bar)
+        owners = _owners(self.scratch, total)
+        names = self.helpers.names
+        counts = [owners.count("main")] + [owners.count(name) for name in names]
+        for name, process, count in zip(names, self.helpers.processes, counts[1:]):
+            if not count:
+                continue
+            result = _helper_result(process, self.scratch, name)
+            if result is None:  # the helper failed: calibrate its images here, no image left out
+                mine = [position for position, owner in enumerate(owners) if owner == name]
+                result = calibrate(self.model, _feed(self.images, mine[0], iter(mine[1:])))
+            self.shares.append(result)
+        merged = None
+        for share in self.shares:
+            if share is not None:
+                merged = share if merged is None else merge_ranges(merged, share)
+        return merged, counts
 
 
 class _Helpers:
@@ -91,7 +139,7 @@ class _Helpers:
         self.processes = []
 
     def start(self) -> None:
-        if not self.processes:
+        if not self.processes and self.names:
             np.save(os.path.join(self.scratch, IMAGES_FILE), self.images)
             with open(os.path.join(self.scratch, MODEL_FILE), "wb") as file:
                 file.write(self.model)
@@ -101,10 +149,6 @@ class _Helpers:
                         [sys.executable, "-m", __name__, self.scratch, name],
                         stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}))
-
-    def start_if_worth(self, seconds_left: float) -> None:
-        if seconds_left > HELPER_WORTH_SECONDS:
-            self.start()
 
     def stop(self) -> None:
         for process in self.processes:
@@ -124,19 +168,33 @@ def _claim(scratch: str, index: int, name: str) -> bool:
     return True
 
 
-def _claiming(images, scratch: str | None, name: str, bar, pace=None):
-    """The converter's representative dataset: the images this process claims, one float32 batch each.
-    ``pace(seconds)``: told, after the first image, how long the rest would take this process alone."""
+def _claims(scratch: str, count: int, name: str, limit=None, bar=None):
+    """The indices of the images ``name`` claims, one at a time as it asks, up to ``limit``; ``bar`` moves on
+    for every image looked at, whoever claimed it."""
+    taken = 0
+    for index in range(count):
+        if limit is not None and taken >= limit:
+            return
+        claimed = _claim(scratch, index, name)
+        if bar is not None:
+            bar.update(1)
+        if claimed:
+            taken += 1
+            yield index
+
+
+def _feed(images, first: int, rest, clock=None):
+    """The converter's representative dataset: image ``first``, then those of the ``rest`` of the indices, one
+    float32 batch each (``rest`` may claim them as it goes). ``clock`` (a list) gets the time the calibrator
+    first asked for an image and the time it asked for the next after the last."""
 
     def generate():
-        began = time.perf_counter()
-        for index in range(len(images)):
-            if index == 1 and pace is not None:
-                pace((time.perf_counter() - began) * (len(images) - 1))
-            if scratch is None or _claim(scratch, index, name):
-                yield [images[index][np.newaxis].astype(np.float32)]
-            if bar is not None:
-                bar.update(1)
+        if clock is not None:
+            clock.append(time.perf_counter())
+        for index in itertools.chain([first], rest):
+            yield [images[index][np.newaxis].astype(np.float32)]
+        if clock is not None:
+            clock.append(time.perf_counter())
 
     return generate
 
@@ -202,15 +260,10 @@ def _helper_main(scratch: str, name: str) -> None:
     images = np.load(os.path.join(scratch, IMAGES_FILE), mmap_mode="r")
     with open(os.path.join(scratch, MODEL_FILE), "rb") as file:
         source = file.read()
-    claimed = []
-
-    def generate():
-        for item in _claiming(images, scratch, name, None)():
-            claimed.append(1)
-            yield item
-
-    model = calibrate(source, generate)
-    if claimed:
+    claims = _claims(scratch, len(images), name)
+    first = next(claims, None)
+    if first is not None:
+        model = calibrate(source, _feed(images, first, claims))
         path = os.path.join(scratch, f"{name}.tflite")
         with open(path + ".part", "wb") as file:
             file.write(model)

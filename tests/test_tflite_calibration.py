@@ -1,5 +1,7 @@
 """int8 and int16x8 from one shared calibration pass are the converter's own models, output for output."""
 
+import os
+
 import numpy as np
 import pytest
 
@@ -91,6 +93,26 @@ def test_calibration_on_all_cores_is_the_one_pass_model(graph, own_share):
     assert sum(shares) == len(images) and len(shares) == 1 + helpers
     if not own_share:
         assert shares[0] == 0 and sum(shares[1:]) == len(images)  # the helpers did all the work
+    assert calibrated == calibrate(calibration_model(source), feed(images))
+
+
+def test_helpers_calibrate_while_this_process_does_other_work(graph, monkeypatch):
+    """Between the first image and ``finish``, the helpers take images (export converts the float modes there);
+    the merged model is still the one-pass model."""
+    import time
+
+    from keras_resnet.export import calibration_pool
+
+    source, digits = graph
+    images = digits.train.images[3000:3060]
+    monkeypatch.setattr(calibration_pool, "HELPER_WORTH_SECONDS", 0.0)  # a helper even for this small model
+    with calibration_pool.CalibrationPool(source, images, helpers=1) as pool:
+        claims = os.path.join(pool.scratch, calibration_pool.CLAIMS_DIR)
+        deadline = time.monotonic() + 60
+        while len(os.listdir(claims)) < 20 and time.monotonic() < deadline:  # this process is busy elsewhere
+            time.sleep(0.1)
+        calibrated, shares = pool.finish()
+    assert shares[0] >= 1 and shares[1] >= 19 and sum(shares) == len(images)
     assert calibrated == calibrate(calibration_model(source), feed(images))
 
 

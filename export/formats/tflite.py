@@ -9,6 +9,7 @@ flatbuffer and in a JSON sidecar (``labels``). Conversion itself: ``export/tflit
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 import threading
@@ -55,11 +56,20 @@ def export(job) -> None:
             with job.times.stage("tflite float graph"):
                 graph = write_conversion_source(job.model, os.path.join(scratch, "float_graph"), job.input_shape,
                                                 job.rgb_input)
-            calibrated = None
-            if any(mode in FULL_INTEGER_MODES for mode in options.tflite_modes):
-                with job.times.stage("tflite calibration"):
-                    calibrated = _calibrate(job, graph)
-            for mode in options.tflite_modes:
+            integer = [mode for mode in options.tflite_modes if mode in FULL_INTEGER_MODES]
+            with contextlib.ExitStack() as scope:
+                pool = None
+                if integer:  # one calibration for both modes; helper processes start on it now
+                    with job.times.stage("tflite calibration"):
+                        pool = scope.enter_context(_calibration_pool(job, graph))
+                for mode in options.tflite_modes:  # the float modes, converted here while the helpers calibrate
+                    if mode not in integer:
+                        write_tflite(job, graph, mode, mode, options.stem)
+                calibrated = None
+                if pool is not None:
+                    with job.times.stage("tflite calibration"):
+                        calibrated = pool.finish()[0]
+            for mode in integer:
                 write_tflite(job, graph, mode, mode, options.stem, calibrated=calibrated)
         if options.optimizations.requested:
             from ..compression import tflite_compression
@@ -79,14 +89,14 @@ def export(job) -> None:
                 job.models[variant.name] = variant.model
 
 
-def _calibrate(job, graph: str) -> bytes:
-    """One calibration of the float graph for every full-integer mode, on all cores (``calibration_pool``)."""
+def _calibration_pool(job, graph: str):
+    """The calibration of the float graph every full-integer mode shares, on all cores (``calibration_pool``)."""
     from keras_resnet.data.images import convert_channels
 
-    from ..calibration_pool import calibrate_on_all_cores
+    from ..calibration_pool import CalibrationPool
 
     images = convert_channels(job.calibration.images, job.artifact_input_shape[-1])
-    return calibrate_on_all_cores(graph, images, progress=job.options.progress)[0]
+    return CalibrationPool(graph, images, progress=job.options.progress)
 
 
 def _calibration_images(job):
