@@ -18,9 +18,15 @@ def sleeper(durations):
 
 
 def test_a_steady_run_stops_as_soon_as_its_median_settles():
-    result = measure_latency(sleeper([0.01]), warmup=2, runs=200, max_seconds=60)
+    result = measure_latency(sleeper([0.01]), warmup=2, runs=200, max_seconds=60)  # under LONG_RUN_SECONDS
     assert result["stopped"] == "stable" and result["runs"] in (20, 30, 40)  # checked every 10 runs from 20 on
     assert 10.0 <= result["p50_ms"] < 14.0
+
+
+def test_a_long_run_checks_its_median_every_five_runs():
+    result = measure_latency(sleeper([0.03]), warmup=1, runs=200, max_seconds=60)
+    assert result["stopped"] == "stable" and result["runs"] in (10, 15, 20)
+    assert 30.0 <= result["p50_ms"] < 40.0
 
 
 def test_a_drifting_run_keeps_going_until_the_count_or_the_time():
