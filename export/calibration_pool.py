@@ -77,13 +77,17 @@ class CalibrationPool:
         count = default_helpers() if helpers is None else max(0, int(helpers))
         self.helpers = _Helpers(self.scratch, count, images, self.model)
         self.shares = []  # what this process calibrated so far: models to merge
-        if not own_share:
-            self.helpers.start()
-            return
-        clock = []
-        self.shares.append(self._calibrate_own(limit=1, clock=clock))
-        if count and (clock[-1] - clock[0]) * (len(images) - 1) > HELPER_WORTH_SECONDS:
-            self.helpers.start()
+        try:
+            if not own_share:
+                self.helpers.start()
+                return
+            clock = []
+            self.shares.append(self._calibrate_own(limit=1, clock=clock))
+            if count and (clock[-1] - clock[0]) * (len(images) - 1) > HELPER_WORTH_SECONDS:
+                self.helpers.start()
+        except BaseException:
+            self.__exit__()
+            raise
 
     def __enter__(self) -> CalibrationPool:
         return self
