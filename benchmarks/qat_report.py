@@ -4,10 +4,16 @@ Three cases, each over ``--seeds`` seeds (the seed trains the float model and dr
 
 * ``v1``: ResNet-20 (v1) on the bundled digits (28x28 gray, 3,600 train / 1,000 held out);
 * ``v2``: ResNet-20 v2 (pre-activation: BatchNorm after additions, not folded) on the same digits;
-* ``hard``: the case where post-training int8 lost most among those tried (v1, v2, squeeze-excitation,
-  narrow and tiny widths, per-tensor weights, low-contrast RGB digits): a narrow ResNet-20 v2 (4/8/16
-  filters, a sixteenth of the weights) on the same digits, where every 8-bit activation range is shared
-  by few channels.
+* ``hard``: ResNet-20 v2 on the same digits with a wide dynamic range: each image's brightness is scaled by its
+  own factor, log-uniform from 1/100 to 1 (``dimmed``; the model does not normalise per image, only
+  rescales by 1/255), so every 8-bit activation range must serve images 100x apart. Post-training int8 lost
+  1.6 points there against float (seed 0), where it lost <= 0.4 on everything else tried (v1, v2,
+  squeeze-excitation, narrow and tiny widths, per-tensor weights, low-contrast RGB digits, a 1/50 span on
+  v1, salt noise at 255 over 48-level digits). Why (seed 0 model, both int8 files compared op by op): in the
+  post-training file the last convolution of each identity-shortcut unit (v2: no BatchNorm after it) takes
+  the range of the addition it feeds, 1.4x to 2.9x wider than its own on the calibration images, so the
+  residual branch of a dim image gets few levels; the QAT graph has a range of its own there (tfmot's
+  quantizer on that convolution) and keeps it when converted.
 
 Each float model trains ``--epochs`` (Adam 1e-3 with cosine decay, batch 32: converged, so that the
 fine-tuning cannot pass for quantization quality); one ``export_all`` then makes float32, post-training
@@ -36,28 +42,39 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from json_output import emit  # noqa: E402 (benchmarks/, next to this script)
 
+DIM_SPAN = 100  # the hard case: darkest image scale 1/DIM_SPAN of the brightest
 CASES = {
     "v1": {"model": "resnet20 (v1)", "data": "bundled digits, 28x28 gray"},
     "v2": {"model": "resnet20v2 (pre-activation)", "data": "bundled digits, 28x28 gray"},
-    "hard": {"model": "narrow resnet20v2, 4/8/16 filters", "data": "bundled digits, 28x28 gray"},
+    "hard": {"model": "resnet20v2 (pre-activation)",
+             "data": f"bundled digits, 28x28 gray, each image's brightness x log-uniform [1/{DIM_SPAN}, 1]"},
 }
 RECOVERY_TARGET = 0.5  # on the hard case QAT wins back at least this share of PTQ's loss against float
 
 
-def case_data():
-    """(train images, train labels, held-out images, held-out labels, class names): the bundled digits."""
+def dimmed(images, seed: int, span: float = DIM_SPAN):
+    """uint8 ``images`` each scaled by its own brightness factor, log-uniform from 1/span to 1 (seeded)."""
+    import numpy as np
+
+    factor = np.exp(np.random.default_rng(seed).uniform(-np.log(span), 0.0, (len(images), 1, 1, 1)))
+    return np.rint(images.astype(np.float32) * factor).astype(np.uint8)
+
+
+def case_data(case: str):
+    """(train images, train labels, held-out images, held-out labels, class names): the bundled digits, dimmed
+    per image for the hard case (the same images for every seed)."""
     from keras_resnet.export.datasets import load_export_data
 
     data = load_export_data("bundled", (28, 28, 1))
-    return data.train_images, data.train_labels, data.heldout_images, data.heldout_labels, data.class_names
+    train, heldout = data.train_images, data.heldout_images
+    if case == "hard":
+        train, heldout = dimmed(train, seed=1), dimmed(heldout, seed=2)
+    return train, data.train_labels, heldout, data.heldout_labels, data.class_names
 
 
 def build(case: str, input_shape):
     import keras_resnet
 
-    if case == "hard":
-        return keras_resnet.ResNet((3, 3, 3), (4, 8, 16), version="v2", shortcut="identity", stem_type="cifar",
-                                   stem_filters=4, input_shape=input_shape, classes=10, name="resnet20v2_narrow")
     return keras_resnet.build_model("resnet20" if case == "v1" else "resnet20v2", input_shape=input_shape,
                                     classes=10)
 
@@ -75,15 +92,17 @@ def train(case: str, seed: int, epochs: int, images, labels):
 
 
 def fine_tune_float(model, images, labels, seed: int):
-    """The control: the QAT recipe (epochs, learning rate and schedule, frozen BatchNorm) on the float model."""
+    """The control: the QAT recipe (epochs, learning rate and schedule, frozen BatchNorm, checkpoint selection on
+    held-out training images) on the float model."""
     from keras_resnet.export import qat
-    from keras_resnet.export.fine_tune import fine_tune, outputs_logits
+    from keras_resnet.export.fine_tune import outputs_logits
 
     twin = qat.to_tf_keras(model, images[:64])
     if qat.FREEZE_BATCH_NORM:
         qat.freeze_batch_norm(twin)
-    fine_tune(twin, images, labels, epochs=qat.DEFAULT_QAT_EPOCHS, learning_rate=qat.DEFAULT_QAT_LEARNING_RATE,
-              from_logits=outputs_logits(twin), seed=seed, progress=False, schedule=qat.QAT_SCHEDULE)
+    qat.fine_tune_selecting(twin, images, labels, epochs=qat.DEFAULT_QAT_EPOCHS,
+                            learning_rate=qat.DEFAULT_QAT_LEARNING_RATE, from_logits=outputs_logits(twin), seed=seed,
+                            progress=False)
     return twin
 
 
@@ -93,7 +112,7 @@ def run_case(case: str, seed: int, epochs: int, calibration_size: int) -> dict:
     from keras_resnet.export import export_all
     from keras_resnet.export.optimize import predict
 
-    train_x, train_y, test_x, test_y, class_names = case_data()
+    train_x, train_y, test_x, test_y, class_names = case_data(case)
     began = time.perf_counter()
     model = train(case, seed, epochs, train_x, train_y)
     trained = time.perf_counter() - began
@@ -108,14 +127,18 @@ def run_case(case: str, seed: int, epochs: int, calibration_size: int) -> dict:
     began = time.perf_counter()
     control = float((predict(fine_tune_float(model, train_x, train_y, seed), test_x).argmax(-1) == test_y).mean())
     qat_row = rows["model_qat_int8.tflite"]
+    qat_info = result.manifest["optimizations"]["qat"]
+    selection = qat_info.get("checkpoint_selection") or {}
     return {"seed": seed, "float": rows["model_float32.tflite"]["top1"], "ptq_int8": rows["model_int8.tflite"]["top1"],
             "qat_int8": qat_row["top1"], "control_float_fine_tuned": control,
             "qat_vs_ptq_points_report_card": (qat_row.get("top1_vs_post_training_int8") or {}).get("points"),
             "qat_agreement_with_float": qat_row["agreement"],
             "ptq_agreement_with_float": rows["model_int8.tflite"]["agreement"],
             "integer_op_share_qat": (qat_row.get("ops") or {}).get("integer_share"),
+            "qat_checkpoint": {"chosen_step": selection.get("chosen_step"), "steps": selection.get("steps"),
+                               "validation_errors_and_loss": selection.get("validation_errors_and_loss")},
             "seconds": {"train": round(trained, 1), "export": round(exported, 1),
-                        "qat_fine_tuning": result.manifest["optimizations"]["qat"]["fine_tune_seconds"],
+                        "qat_fine_tuning": qat_info["fine_tune_seconds"],
                         "control": round(time.perf_counter() - began, 1)},
             "test_images": int(len(np.asarray(test_y)))}
 
@@ -166,7 +189,10 @@ def main(argv=None):
         "training": f"{args.epochs} epochs of model.fit, Adam 1e-3 with cosine decay, batch 32, per seed",
         "qat_recipe": {"epochs": qat.DEFAULT_QAT_EPOCHS, "learning_rate": qat.DEFAULT_QAT_LEARNING_RATE,
                        "schedule": qat.QAT_SCHEDULE, "batch_norm_frozen": qat.FREEZE_BATCH_NORM,
-                       "ranges_start_from_calibration_images": qat.RANGE_CALIBRATION_SIZE},
+                       "ranges_start_from_calibration_images": qat.RANGE_CALIBRATION_SIZE,
+                       "ranges_frozen": qat.FREEZE_RANGES, "validation_share": qat.VALIDATION_SHARE,
+                       "checkpoints_per_epoch": qat.CHECKS_PER_EPOCH,
+                       "min_fewer_validation_errors": qat.MIN_FEWER_ERRORS},
         "calibration_images_ptq": args.calibration_size,
         "seeds": seeds,
         "machine": {"platform": platform.platform(), "cpus": all_threads(), "cpu_flags": speed_flags(),

@@ -121,10 +121,12 @@ def variants(model, options: Optimizations, images, labels, modes, *, check_imag
         if name == "qat":
             from .qat import quantization_aware_training
 
+            selection = {}
             optimized = quantization_aware_training(model, images, labels, epochs=options.qat_epochs,
-                                                    learning_rate=options.qat_learning_rate, **common)
+                                                    learning_rate=options.qat_learning_rate, details=selection,
+                                                    **common)
             info = {"method": "quantization-aware training", "epochs": options.qat_epochs,
-                    "learning_rate": options.qat_learning_rate}
+                    "learning_rate": options.qat_learning_rate, **selection}
         elif name == "pruned":
             from .pruning import pruned_model
 

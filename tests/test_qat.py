@@ -116,12 +116,18 @@ def test_quantization_plan_covers_what_tfmot_does_not():
     from keras_resnet.export.qat import quantization_plan
 
     plan = quantization_plan(tf_keras_twin(tiny(version="v2", shortcut="exclusive_gating")))
-    assert plan["conv2_block1_preact_bn"] == "output"  # BN after conv1 with a second consumer: no folding
-    assert plan["conv3_block1_preact_bn"] == "output"  # BN after an addition
+    # BN after conv1 with a second consumer (no folding), BN after an addition: both feed a ReLU, which TFLite
+    # fuses into the BN's ADD, so only the ReLU's output gets an 8-bit range (on the BN: 97 % -> 25 %, dimmed digits)
+    assert plan["conv2_block1_preact_bn"] == "pass_through" and plan["conv2_block1_preact_relu"] == "default"
+    assert plan["conv3_block1_preact_bn"] == "pass_through"
     assert plan["conv2_block1_1_bn"] == "default"  # Conv-BN-ReLU: tfmot folds it
     assert plan["preprocessing"] == "output" and plan["conv2_block1_gate_residual"] == "output"
     plan = quantization_plan(tf_keras_twin(tiny()))
     assert plan["conv3_block1_0_zeropad"] == "pass_through"
+    inputs = keras.Input(SHAPE)
+    x = keras.layers.BatchNormalization(name="bn_into_dense")(keras.layers.Conv2D(4, 3, activation="relu")(inputs))
+    model = keras.Model(inputs, keras.layers.Dense(10, activation="softmax")(keras.layers.Flatten()(x)))
+    assert quantization_plan(tf_keras_twin(model))["bn_into_dense"] == "output"  # no ReLU after it: its own range
 
 
 def test_layer_tfmot_cannot_quantize_is_named():
@@ -146,8 +152,10 @@ def test_qat_converts_to_full_integer(options, digits, tmp_path):
     train_x, train_y, test_x, _ = digits
     keras.utils.set_random_seed(0)
     # From scratch, at a training learning rate: outputs far from uniform make agreement meaningful.
+    details = {}
     quantized = quantization_aware_training(tiny(**options), train_x[:640], train_y[:640], epochs=1,
-                                            learning_rate=3e-3, progress=False)
+                                            learning_rate=3e-3, progress=False, details=details)
+    assert details["checkpoint_selection"]["chosen_step"] > 0  # an untrained start: a fine-tuned checkpoint wins
     source = write_conversion_source(quantized, str(tmp_path / "graph"), SHAPE)
     calibration = representative_set(train_x, train_y, 32, 0, SHAPE)
     (tmp_path / "model.tflite").write_bytes(convert(source, "int8", representative_dataset(calibration)))
@@ -194,6 +202,27 @@ def test_qat_ranges_start_from_calibration_not_tfmots_six(trained, digits):
     # From these ranges, before any fine-tuning, the fake-quantized model decides like the float one.
     agreement = np.mean(predict(quantized, test_x).argmax(-1) == predict(twin, test_x).argmax(-1))
     assert agreement >= 0.97
+
+
+def test_qat_keeps_the_calibrated_start_when_fine_tuning_scores_worse(trained, digits):
+    from keras_resnet.export.qat import (CHECKS_PER_EPOCH, quantization_aware_training, validation_errors,
+                                         validation_split)
+
+    train_x, train_y, _, _ = digits
+    images, labels = train_x[:320], train_y[:320]
+    details = {}
+    # A learning rate far too high wrecks the model; the training images kept out of the fine-tuning show it.
+    quantized = quantization_aware_training(trained, images, labels, epochs=1, learning_rate=0.5, progress=False,
+                                            details=details)
+    selection = details["checkpoint_selection"]
+    held_out = validation_split(labels)
+    assert selection["validation_images"] == len(held_out) == 32 and selection["steps"] == 9
+    steps, errors, losses = zip(*selection["validation_errors_and_loss"])
+    assert steps == (0, 3, 6, 9) and CHECKS_PER_EPOCH == 4  # the start, then every ceil(9 / 4) steps
+    assert selection["chosen_step"] == 0 and min(errors[1:]) > errors[0], selection
+    # What comes back is the start again (trained weights, calibrated ranges), not the last step.
+    error, loss = validation_errors(quantized, images[held_out], labels[held_out], False)
+    assert error == errors[0] and loss == pytest.approx(losses[0], abs=1e-4)
 
 
 def tf_keras_model(inputs, outputs):
@@ -338,10 +367,14 @@ def test_cli_exports_qat_with_progress(trained, tmp_path):
                                        "--formats", "tflite", "--quantize", "qat", "--qat-epochs", "1",
                                        "--calibration-size", "32", "--verify-images", "32", "--no-report"])
     assert result.exit_code == 0, result.output
-    assert "Quantization-aware training: 3600 images" in result.output  # the bundled training split
+    # the bundled training split, less the tenth held out to choose the checkpoint on
+    assert "Quantization-aware training: 3240 images" in result.output
     assert "model_qat_int8.tflite" in result.output and (out / "model_qat_int8.tflite").is_file()
     manifest = json.loads((out / "export.json").read_text())
     assert manifest["optimizations"]["qat"]["training_images"] == 3600
+    selection = manifest["optimizations"]["qat"]["checkpoint_selection"]
+    assert selection["validation_images"] == 360 and selection["steps"] == 102
+    assert selection["chosen_step"] in [step for step, _, _ in selection["validation_errors_and_loss"]]
 
 
 # --- the caller's Keras ------------------------------------------------------------------------
