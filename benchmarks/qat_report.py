@@ -110,7 +110,7 @@ def run_case(case: str, seed: int, epochs: int, calibration_size: int) -> dict:
     import numpy as np
 
     from keras_resnet.export import export_all
-    from keras_resnet.export.optimize import predict
+    from keras_resnet.export.fine_tune import predict
 
     train_x, train_y, test_x, test_y, class_names = case_data(case)
     began = time.perf_counter()

@@ -106,3 +106,17 @@ def fine_tune(model, images, labels, *, epochs: int, learning_rate: float, from_
     verbose = (1 if sys.stdout.isatty() else 2) if progress else 0  # bars on a terminal, a line per epoch in logs
     history = model.fit(data, epochs=int(epochs), callbacks=list(callbacks), verbose=verbose)
     return {key: [float(value) for value in values] for key, values in history.history.items()}
+
+
+def predict(model, images, batch_size: int = 64):
+    """Probabilities (or logits, as the model outputs) of a tf_keras model on uint8 ``images`` (inference mode,
+    on the CPU like TFLite)."""
+    import numpy as np
+    import tensorflow as tf
+
+    outputs = []
+    with tf.device("/CPU:0"):
+        for start in range(0, len(images), batch_size):
+            batch = np.asarray(images[start:start + batch_size], np.float32)
+            outputs.append(np.asarray(model(batch, training=False), np.float32))
+    return np.concatenate(outputs) if outputs else np.zeros((0, 0), np.float32)

@@ -147,16 +147,3 @@ def variants(model, options: Optimizations, images, labels, modes, *, check_imag
         if name != "qat":
             info["keras_weights"] = model_compression(optimized)
         yield Variant(name, optimized, options.modes(name, modes), info)
-
-
-def predict(model, images, batch_size: int = 64):
-    """Probabilities of a tf_keras model on uint8 ``images`` (inference mode, on the CPU like TFLite)."""
-    import numpy as np
-    import tensorflow as tf
-
-    outputs = []
-    with tf.device("/CPU:0"):
-        for start in range(0, len(images), batch_size):
-            batch = np.asarray(images[start:start + batch_size], np.float32)
-            outputs.append(np.asarray(model(batch, training=False), np.float32))
-    return np.concatenate(outputs) if outputs else np.zeros((0, 0), np.float32)

@@ -35,7 +35,7 @@ import numpy as np
 from keras_resnet.errors import KerasResnetError, first_line
 
 from .fine_tune import (DEFAULT_BATCH_SIZE, check_epochs, check_learning_rate, check_training_data, fine_tune,
-                        outputs_logits)
+                        outputs_logits, predict)
 from .tfmot_env import tf_keras, tfmot
 
 DEFAULT_QAT_EPOCHS = 1
@@ -212,19 +212,34 @@ def _quant_ops():
 
 
 @contextlib.contextmanager
+def _patched_quant_ops(**stand_ins):
+    """Within: each tfmot ``quant_ops`` function named in ``stand_ins`` (what tfmot's quantizers call) replaced by
+    ``stand_ins[name](original)``; put back on the way out. An eager pass sees the stand-ins; a function traced
+    within keeps them."""
+    quant_ops = _quant_ops()
+    originals = {name: getattr(quant_ops, name) for name in stand_ins}
+    for name, make in stand_ins.items():
+        setattr(quant_ops, name, make(originals[name]))
+    try:
+        yield
+    finally:
+        for name, original in originals.items():
+            setattr(quant_ops, name, original)
+
+
+def _called_with(is_training: bool):
+    """A stand-in maker for ``_patched_quant_ops``: the original quant op, always called with ``is_training``."""
+    return lambda original: lambda *args, **kwargs: original(*args, **{**kwargs, "is_training": is_training})
+
+
+@contextlib.contextmanager
 def _recording_ranges(ranges: dict):
     """Within: tfmot's moving-average quantizers record the min/max of what they see into ``ranges``
     (``{variable ref: [min, max, min variable, max variable]}``) and pass it on unquantized, like the
     post-training calibrator's float pass; weight quantizers set their ranges from the weights, as tfmot's
-    first training step would (until then they are [-6, 6] too).
-
-    Patches ``quant_ops.MovingAvgQuantize`` / ``LastValueQuantize`` (what tfmot's quantizers call) for the
-    block's duration: an eager pass only (a traced function would keep the patched ops).
+    first training step would (until then they are [-6, 6] too). For an eager pass only.
     """
     import tensorflow as tf
-
-    quant_ops = _quant_ops()
-    originals = quant_ops.MovingAvgQuantize, quant_ops.LastValueQuantize
 
     def record(inputs, min_var, max_var, per_channel=False, **_):
         axes = list(range(len(inputs.shape) - 1)) if per_channel and len(inputs.shape) >= 2 else None
@@ -233,14 +248,8 @@ def _recording_ranges(ranges: dict):
         entry[0], entry[1] = np.minimum(entry[0], low), np.maximum(entry[1], high)
         return inputs
 
-    def weight_ranges(*args, **kwargs):  # tfmot's own training-mode step: sets each weight range from the weights
-        return originals[1](*args, **{**kwargs, "is_training": True})
-
-    quant_ops.MovingAvgQuantize, quant_ops.LastValueQuantize = record, weight_ranges
-    try:
+    with _patched_quant_ops(MovingAvgQuantize=lambda original: record, LastValueQuantize=_called_with(True)):
         yield ranges
-    finally:
-        quant_ops.MovingAvgQuantize, quant_ops.LastValueQuantize = originals
 
 
 def initialize_ranges(quantized, images, batch_size: int = 50) -> int:
@@ -349,20 +358,13 @@ def validation_split(labels, share: float = VALIDATION_SHARE, seed: int = 0) -> 
 def validation_errors(model, images, labels, from_logits: bool, batch_size: int = 100) -> tuple:
     """(misclassified images, mean cross-entropy) of ``model`` in inference mode (the ranges as they will
     convert) on uint8 ``images``."""
-    import tensorflow as tf
-
-    errors, total = 0, 0.0
-    with tf.device("/CPU:0"):
-        for start in range(0, len(images), batch_size):
-            outputs = np.asarray(model(np.asarray(images[start:start + batch_size], np.float32), training=False),
-                                 np.float64)
-            if from_logits:
-                outputs = np.exp(outputs - outputs.max(-1, keepdims=True))
-                outputs /= outputs.sum(-1, keepdims=True)
-            truth = np.asarray(labels[start:start + batch_size])
-            errors += int((outputs.argmax(-1) != truth).sum())
-            total += float(-np.log(np.maximum(outputs[np.arange(len(truth)), truth], 1e-12)).sum())
-    return errors, total / len(images)
+    outputs = predict(model, images, batch_size).astype(np.float64)
+    if from_logits:
+        outputs = np.exp(outputs - outputs.max(-1, keepdims=True))
+        outputs /= outputs.sum(-1, keepdims=True)
+    truth = np.asarray(labels)
+    errors = int((outputs.argmax(-1) != truth).sum())
+    return errors, float(-np.log(np.maximum(outputs[np.arange(len(truth)), truth], 1e-12)).mean())
 
 
 def best_checkpoint(model, images, labels, from_logits: bool, every: int, min_fewer_errors: int = MIN_FEWER_ERRORS):
@@ -410,28 +412,14 @@ def best_checkpoint(model, images, labels, from_logits: bool, every: int, min_fe
 @contextlib.contextmanager
 def frozen_ranges(frozen: bool = True):
     """Within (when ``frozen``): tfmot's activation quantizers keep the ranges they have (from
-    ``initialize_ranges``) instead of moving them by an EMA of each training batch's min/max. Patches
-    ``quant_ops.MovingAvgQuantize`` while a model is traced for training, like ``_recording_ranges``."""
-    if not frozen:
+    ``initialize_ranges``) instead of moving them by an EMA of each training batch's min/max, in the
+    functions traced for training within."""
+    with _patched_quant_ops(**({"MovingAvgQuantize": _called_with(False)} if frozen else {})):
         yield
-        return
-    quant_ops = _quant_ops()
-    original = quant_ops.MovingAvgQuantize
-
-    def fixed(*args, **kwargs):
-        return original(*args, **{**kwargs, "is_training": False})
-
-    quant_ops.MovingAvgQuantize = fixed
-    try:
-        yield
-    finally:
-        quant_ops.MovingAvgQuantize = original
 
 
 def to_tf_keras(model, check_images=None):
     """A tf_keras model as it is; a Keras 3 model as its float32 twin, outputs checked on ``check_images``."""
-    import numpy as np
-
     from .source import float32_model, input_shape
     from .twin import tf_keras_twin
 

@@ -297,8 +297,7 @@ def _grade(row: dict, score: _Scores, reference: _Scores | None) -> None:
         return
     common = min(len(score), len(reference))
     row["agreement"] = float(np.mean(score.predicted[:common] == reference.predicted[:common]))
-    row["top1_drop_points"] = round(float(reference.correct1[:common].mean() - score.correct1[:common].mean()) * 100,
-                                    4)
+    row["top1_drop_points"] = _top1_gain_points(reference, score)
     row["max_abs_diff_vs_reference"] = float(np.max(score.difference[:common])) if score is not reference else 0.0
 
 
@@ -310,11 +309,14 @@ def _compare_qat_with_post_training(rows, scores) -> None:
     for row, score in zip(rows, scores):
         if post_training is None or (row.get("optimization") or {}).get("variant") != "qat":
             continue
-        baseline = scores[post_training]
-        common = min(len(score), len(baseline))
-        row["top1_vs_post_training_int8"] = {
-            "artifact": rows[post_training]["name"],
-            "points": round(float(score.correct1[:common].mean() - baseline.correct1[:common].mean()) * 100, 4)}
+        row["top1_vs_post_training_int8"] = {"artifact": rows[post_training]["name"],
+                                             "points": _top1_gain_points(score, scores[post_training])}
+
+
+def _top1_gain_points(score: _Scores, baseline: _Scores) -> float:
+    """Top-1 points ``score`` is above ``baseline`` on the images both scored (the first of the reading order)."""
+    common = min(len(score), len(baseline))
+    return round(float(score.correct1[:common].mean() - baseline.correct1[:common].mean()) * 100, 4)
 
 
 def _warnings(rows) -> list[str]:

@@ -24,7 +24,7 @@ from keras_resnet.data import load_dataset
 from keras_resnet.errors import KerasResnetError
 from keras_resnet.export import export_all, load_artifact, parse_quantize
 from keras_resnet.export.calibration import stratified_sample
-from keras_resnet.export.optimize import predict
+from keras_resnet.export.fine_tune import predict
 from keras_resnet.export.twin import TWIN_TOLERANCE, output_difference, tf_keras_twin
 
 SHAPE = (28, 28, 1)

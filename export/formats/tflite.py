@@ -73,7 +73,8 @@ def export(job) -> None:
                 write_tflite(job, graph, mode, mode, options.stem, calibrated=calibrated)
         if options.optimizations.requested:
             from ..compression import tflite_compression
-            from ..optimize import predict, variants
+            from ..fine_tune import predict
+            from ..optimize import variants
 
             for variant in variants(job.model, options.optimizations, job.training_images, job.training_labels,
                                     options.tflite_modes, check_images=job.verify_images, seed=options.seed,
