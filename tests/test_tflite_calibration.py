@@ -1,4 +1,5 @@
-"""int8 and int16x8 from one shared calibration pass are the converter's own models, output for output."""
+"""Full-integer calibration: the converter's own models from its own ranges, each tensor's true range in ours,
+one pass shared by int8 and int16x8 and by the cores."""
 
 import os
 
@@ -34,19 +35,33 @@ def outputs(content, images):
     return interpreter.get_tensor(scores["index"])
 
 
+def converters_own(source, mode, dataset, int8_io="uint8", calibrate_only=False):
+    """TFLiteConverter's own full-integer conversion (or calibration alone) of the SavedModel at ``source``."""
+    import tensorflow as tf
+
+    converter = tf.lite.TFLiteConverter.from_saved_model(source, signature_keys=[SIGNATURE])
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = dataset
+    if mode == "int8":
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        converter.inference_input_type = converter.inference_output_type = getattr(tf, int8_io)
+    else:
+        converter.target_spec.supported_ops = [
+            tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
+        converter.experimental_new_quantizer = False
+    converter._experimental_calibrate_only = calibrate_only
+    return bytes(converter.convert())
+
+
 @pytest.mark.parametrize("int8_io", ["uint8", "int8"])
-def test_shared_calibration_gives_the_converters_own_models(graph, int8_io):
+def test_from_the_converters_calibration_we_quantize_as_the_converter_does(graph, int8_io):
+    """Our quantizing step, given the converter's own calibration, gives the converter's own models."""
     source, digits = graph
-    images = digits.train.images[1000:1100]
-
-    def dataset():
-        for image in images:
-            yield [image[np.newaxis].astype(np.float32)]
-
-    calibrated = calibrate(calibration_model(source), dataset)
+    dataset = feed(digits.train.images[1000:1100])
+    calibrated = calibrate(calibration_model(source, keep_every_tensor=False), dataset)
     held_out = digits.test.images[:200]
     for mode in ("int8", "int16x8"):
-        alone = convert(source, mode, dataset, int8_io)
+        alone = converters_own(source, mode, dataset, int8_io)
         shared = convert(source, mode, None, int8_io, calibrated=calibrated)
         assert len(shared) == len(alone)
         raw = held_out.astype(np.int16) - 128 if (mode, int8_io) == ("int8", "int8") else held_out  # fits the input
@@ -54,17 +69,55 @@ def test_shared_calibration_gives_the_converters_own_models(graph, int8_io):
 
 
 def test_our_calibration_is_the_converters_byte_for_byte(graph):
-    """``calibration_model`` + ``calibrate`` record the ranges TFLiteConverter's own calibrate-only pass records."""
-    import tensorflow as tf
+    """``calibration_model(keep_every_tensor=False)`` + ``calibrate`` is TFLiteConverter's own calibrate-only
+    pass."""
+    source, digits = graph
+    dataset = feed(digits.train.images[:40])
+    assert calibrate(calibration_model(source, keep_every_tensor=False), dataset) == converters_own(
+        source, "int8", dataset, calibrate_only=True)
+
+
+def recorded_ranges(model):
+    """``{tensor index: (min, max)}`` of a calibrated model."""
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    graph = flatbuffer_utils.convert_bytearray_to_object(bytearray(model)).subgraphs[0]
+    return {index: (float(tensor.quantization.min[0]), float(tensor.quantization.max[0]))
+            for index, tensor in enumerate(graph.tensors)
+            if tensor.quantization is not None and tensor.quantization.min is not None}
+
+
+def test_every_tensor_gets_its_own_range_where_the_converter_records_its_consumers(graph):
+    """tensorflow/tensorflow#127842: an op that runs in place over its input (the residual ADD over the branch
+    conv's output) makes the converter's calibrator record the op's output range for that input. Ours records
+    each tensor's true range (every value looked at, memory never reused), and only the graph's output is one."""
+    from ai_edge_litert.interpreter import Interpreter
+    from tensorflow.lite.tools import flatbuffer_utils
 
     source, digits = graph
     images = digits.train.images[:40]
-    converter = tf.lite.TFLiteConverter.from_saved_model(source, signature_keys=[SIGNATURE])
-    converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    converter.representative_dataset = feed(images)
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    converter._experimental_calibrate_only = True
-    assert calibrate(calibration_model(source), feed(images)) == bytes(converter.convert())
+    ours = calibrate(calibration_model(source), feed(images))
+    theirs = calibrate(calibration_model(source, keep_every_tensor=False), feed(images))
+    looked_at = Interpreter(model_content=calibration_model(source, keep_every_tensor=False),
+                            experimental_preserve_all_tensors=True)
+    looked_at.allocate_tensors()
+    ranges = recorded_ranges(ours)
+    low = {index: np.inf for index in ranges}
+    high = {index: -np.inf for index in ranges}
+    for image in images:
+        looked_at.set_tensor(looked_at.get_input_details()[0]["index"], image[np.newaxis].astype(np.float32))
+        looked_at.invoke()
+        for index in ranges:
+            values = looked_at.get_tensor(index)
+            low[index], high[index] = min(low[index], values.min()), max(high[index], values.max())
+    for index, (minimum, maximum) in ranges.items():
+        assert (minimum, maximum) == pytest.approx((low[index], high[index]), rel=1e-6, abs=1e-6), index
+    wrong = [index for index, (minimum, maximum) in recorded_ranges(theirs).items()
+             if (minimum, maximum) != pytest.approx((low[index], high[index]), rel=1e-6, abs=1e-6)]
+    assert wrong and all(ranges[index][1] < recorded_ranges(theirs)[index][1] for index in wrong)  # the ADD's
+    ours_graph, their_graph = (flatbuffer_utils.convert_bytearray_to_object(bytearray(model)).subgraphs[0]
+                               for model in (ours, theirs))
+    assert list(ours_graph.outputs) == list(their_graph.outputs) == [looked_at.get_output_details()[0]["index"]]
 
 
 def test_ranges_of_two_parts_merge_into_the_one_pass_model(graph):
