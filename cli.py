@@ -248,7 +248,7 @@ def _data_options(function):
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of the calibration and verification picks.")
 @click.option("--qat-epochs", default=1, show_default=True, type=int,
               help="With --quantize ...,qat: epochs of quantization-aware fine-tuning on the training data.")
-@click.option("--qat-learning-rate", default=1e-5, show_default=True, type=float,
+@click.option("--qat-learning-rate", default=1e-4, show_default=True, type=float,
               help="Peak learning rate (Adam, cosine decay to 0) of quantization-aware training.")
 @click.option("--prune", "prune", default=None, type=float, metavar="SPARSITY",
               help="Also export a pruned model: this fraction of conv/dense weights zeroed, in [0, 1) (e.g. 0.5).")

@@ -178,7 +178,7 @@ def _activation_ranges(quantized):
     return ranges
 
 
-def test_qat_ranges_start_from_calibration_not_tfmots_six(trained, digits):
+def test_qat_ranges_start_from_calibration_not_tfmots_six(trained, digits, tmp_path):
     from keras_resnet.export.qat import initialize_ranges, quantize_aware_model
 
     train_x, _, test_x, _ = digits
@@ -188,20 +188,43 @@ def test_qat_ranges_start_from_calibration_not_tfmots_six(trained, digits):
     assert initialize_ranges(quantized, train_x[:128]) == len(_activation_ranges(quantized))
     ranges = _activation_ranges(quantized)
     assert all(low <= 0.0 <= high and (low, high) != (-6.0, 6.0) for low, high in ranges.values()), ranges
-    # Each layer's own quantized range covers what the float twin computes there on those images.
+    # Each layer's own range is what the float twin computes there on those images (float weights, as the
+    # post-training calibrator sees them: quantized weights would move them by about a percent).
     outputs = {layer.name: layer.output for layer in twin.layers}
     checked = 0
     for (name, kind), (low, high) in ranges.items():
         if kind in ("output", "post_activation") and name.removeprefix("quant_") in outputs:
             probe = tf_keras_model(twin.inputs, outputs[name.removeprefix("quant_")])
             values = probe(train_x[:128].astype("float32"), training=False).numpy()
-            margin = 0.05 * (high - low)
-            assert low - margin <= values.min() and values.max() <= high + margin, (name, low, high)
+            expected = (min(values.min(), 0.0), max(values.max(), 0.0))
+            assert (low, high) == pytest.approx(expected, rel=1e-4, abs=1e-5), name
             checked += 1
     assert checked >= 10
     # From these ranges, before any fine-tuning, the fake-quantized model decides like the float one.
     agreement = np.mean(predict(quantized, test_x).argmax(-1) == predict(twin, test_x).argmax(-1))
     assert agreement >= 0.97
+    # And it converts to the post-training int8 model's ranges: every convolution, addition and the classifier
+    # get the scale that calibration on the same images gives them.
+    assert _op_scales(_int8(quantized, train_x[:128], tmp_path / "qat")) == pytest.approx(
+        _op_scales(_int8(trained, train_x[:128], tmp_path / "ptq")), rel=2e-3)
+
+
+def _int8(model, images, folder):
+    from keras_resnet.export.calibration import representative_set, representative_dataset
+    from keras_resnet.export.tflite import convert, write_conversion_source
+
+    graph = write_conversion_source(model, str(folder), SHAPE)
+    return convert(graph, "int8", representative_dataset(representative_set(images, size=len(images))))
+
+
+def _op_scales(content) -> list:
+    """The output scale of each CONV_2D, ADD and FULLY_CONNECTED op of an int8 model, in graph order."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_content=content)
+    tensors = {detail["index"]: detail for detail in interpreter.get_tensor_details()}
+    return [float(tensors[op["outputs"][0]]["quantization"][0]) for op in interpreter._get_ops_details()
+            if op["op_name"] in ("CONV_2D", "ADD", "FULLY_CONNECTED")]
 
 
 def test_qat_keeps_the_calibrated_start_when_fine_tuning_scores_worse(trained, digits):
