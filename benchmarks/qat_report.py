@@ -5,15 +5,16 @@ Three cases, each over ``--seeds`` seeds (the seed trains the float model and dr
 * ``v1``: ResNet-20 (v1) on the bundled digits (28x28 gray, 3,600 train / 1,000 held out);
 * ``v2``: ResNet-20 v2 (pre-activation: BatchNorm after additions, not folded) on the same digits;
 * ``hard``: ResNet-20 v2 on the same digits with a wide dynamic range: each image's brightness is scaled by its
-  own factor, log-uniform from 1/100 to 1 (``dimmed``; the model does not normalise per image, only
-  rescales by 1/255), so every 8-bit activation range must serve images 100x apart. Post-training int8 lost
-  1.6 points there against float (seed 0), where it lost <= 0.4 on everything else tried (v1, v2,
-  squeeze-excitation, narrow and tiny widths, per-tensor weights, low-contrast RGB digits, a 1/50 span on
-  v1, salt noise at 255 over 48-level digits). Why (seed 0 model, both int8 files compared op by op): in the
-  post-training file the last convolution of each identity-shortcut unit (v2: no BatchNorm after it) takes
-  the range of the addition it feeds, 1.4x to 2.9x wider than its own on the calibration images, so the
-  residual branch of a dim image gets few levels; the QAT graph has a range of its own there (tfmot's
-  quantizer on that convolution) and keeps it when converted.
+  own factor, log-uniform from 1/300 to 1 (``dimmed``; the model does not normalise per image, only rescales
+  by 1/255), so every 8-bit activation range must serve images 300x apart. Post-training int8 calibrates on
+  200 training images (the export's default): the brightest images set the ranges, and what the 200 miss is
+  clipped. On the seed-0 model PTQ int8 scored 26.4 % against float's 96.2 %; calibrated on all 3,600
+  training images it scored 89.2 % (the rest of the loss is resolution: a dim image's activations get few
+  of the 256 levels). Which 200 images are drawn matters as much: the seed-1 model scored 84.3 % and 89.3 %
+  with two draws. QAT starts from the same 200 images' ranges (the calibrated start converts to the PTQ
+  file's scales), keeps them, and fine-tunes the weights to work within them.
+  At 1/100 the case was not hard once calibration recorded each tensor's own range
+  (``tflite.calibration_model``): PTQ lost 0.37 points on average there, against 0.90 before.
 
 Each float model trains ``--epochs`` (Adam 1e-3 with cosine decay, batch 32: converged, so that the
 fine-tuning cannot pass for quantization quality); one ``export_all`` then makes float32, post-training
@@ -42,7 +43,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from json_output import emit  # noqa: E402 (benchmarks/, next to this script)
 
-DIM_SPAN = 100  # the hard case: darkest image scale 1/DIM_SPAN of the brightest
+DIM_SPAN = 300  # the hard case: darkest image scale 1/DIM_SPAN of the brightest
 CASES = {
     "v1": {"model": "resnet20 (v1)", "data": "bundled digits, 28x28 gray"},
     "v2": {"model": "resnet20v2 (pre-activation)", "data": "bundled digits, 28x28 gray"},
@@ -121,7 +122,7 @@ def run_case(case: str, seed: int, epochs: int, calibration_size: int) -> dict:
         result = export_all(model, out, formats="tflite", modes="float32,int8,qat", calibration_images=train_x,
                             calibration_labels=train_y, heldout_images=test_x, heldout_labels=test_y,
                             class_names=class_names, calibration_size=calibration_size, latency_runs=5,
-                            seed=seed, progress=False)
+                            seed=seed, progress=False, min_agreement=0.0)  # measured, not gated: PTQ fails here
         exported = time.perf_counter() - began
     rows = {row["name"]: row for row in result.report["artifacts"]}
     began = time.perf_counter()
