@@ -193,7 +193,7 @@ def main(argv=None):
                        "ranges_start_from_calibration_images": qat.RANGE_CALIBRATION_SIZE,
                        "ranges_frozen": qat.FREEZE_RANGES, "validation_share": qat.VALIDATION_SHARE,
                        "checkpoints_per_epoch": qat.CHECKS_PER_EPOCH,
-                       "min_fewer_validation_errors": qat.MIN_FEWER_ERRORS},
+                       "checkpoint_replaces_best_at_sign_test_p_below": qat.SELECTION_SIGNIFICANCE},
         "calibration_images_ptq": args.calibration_size,
         "seeds": seeds,
         "machine": {"platform": platform.platform(), "cpus": all_threads(), "cpu_flags": speed_flags(),

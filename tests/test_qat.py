@@ -228,7 +228,7 @@ def _op_scales(content) -> list:
 
 
 def test_qat_keeps_the_calibrated_start_when_fine_tuning_scores_worse(trained, digits):
-    from keras_resnet.export.qat import (CHECKS_PER_EPOCH, quantization_aware_training, validation_errors,
+    from keras_resnet.export.qat import (CHECKS_PER_EPOCH, quantization_aware_training, validation_scores,
                                          validation_split)
 
     train_x, train_y, _, _ = digits
@@ -244,8 +244,20 @@ def test_qat_keeps_the_calibrated_start_when_fine_tuning_scores_worse(trained, d
     assert steps == (0, 3, 6, 9) and CHECKS_PER_EPOCH == 4  # the start, then every ceil(9 / 4) steps
     assert selection["chosen_step"] == 0 and min(errors[1:]) > errors[0], selection
     # What comes back is the start again (trained weights, calibrated ranges), not the last step.
-    error, loss = validation_errors(quantized, images[held_out], labels[held_out], False)
-    assert error == errors[0] and loss == pytest.approx(losses[0], abs=1e-4)
+    correct, loss = validation_scores(quantized, images[held_out], labels[held_out], False)
+    assert np.sum(~correct) == errors[0] and loss == pytest.approx(losses[0], abs=1e-4)
+
+
+@pytest.mark.parametrize("fixed, broken, better", [(5, 0, True), (7, 1, True), (9, 2, True), (8, 2, False), (4, 2, False),
+                                                   (2, 0, False), (6, 1, False), (0, 0, False), (1, 5, False)])
+def test_a_checkpoint_must_be_right_on_clearly_more_of_the_disputed_images(fixed, broken, better):
+    """Sign test on the images two checkpoints disagree on; the images both get right or wrong do not count."""
+    from keras_resnet.export.qat import clearly_better
+
+    both_right, both_wrong = [True] * 300, [False] * 20
+    best = np.array(both_right + both_wrong + [False] * fixed + [True] * broken)
+    candidate = np.array(both_right + both_wrong + [True] * fixed + [False] * broken)
+    assert clearly_better(candidate, best) is better
 
 
 def tf_keras_model(inputs, outputs):
