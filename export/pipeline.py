@@ -96,39 +96,40 @@ def export_all(model_or_path, out_dir, options: ExportOptions | None = None, *, 
     """
     started, times = time.perf_counter(), StageTimes()
     options = _options(options, overrides)
-    out = files.prepare_output_dir(out_dir)
-    with times.stage("load model"):
-        source = load_source(model_or_path, options.class_names, options.labels_file)
-        model = float32_model(source.model)
-    with times.stage("load data"):
-        data = _data(options, source, model_input_shape(model), calibration_images, calibration_labels,
-                     heldout_images, heldout_labels)
-    reporting = options.evaluate and data.heldout_labelled
-    if options.max_drop is not None and not reporting:
-        raise KerasResnetError(f"--max-drop {options.max_drop:g} needs labelled held-out images to check: pass "
-                               "--data (e.g. bundled, or your dataset folder with a test/ split) or drop --max-drop")
-    with times.stage("pick calibration and verification images, Keras reference"):
-        job = _job(options, out, source, model, data, times)
-    planned = [LABELS_FILE, *formats.planned_outputs(options), *(REPORT_FILES if reporting else ())]
-    folder = ownership.claim(out, planned)
-    labels_path = write_labels_file(out, job.class_names)
-    for module in formats.exporters(options.formats):
-        module.export(job)
-    manifest = _manifest(source, job)
-    if job.optimizations:
-        manifest["optimizations"] = job.optimizations
-    manifest["export_seconds"] = round(time.perf_counter() - started, 2)
-    report = report_paths = None
-    if reporting:
-        with times.stage("report card"):
-            report, report_paths = _report(options, out, source, job, data)
-        manifest["report"] = report_paths
-    manifest["total_seconds"] = round(time.perf_counter() - started, 2)
-    manifest["stage_seconds"] = dict(times)
-    written = [name for name in planned if os.path.lexists(os.path.join(out, name))]
-    manifest = folder.finish(manifest, written)
-    paths = {"labels": labels_path, **job.paths, "manifest": os.path.join(out, MANIFEST_FILE)}
-    return ExportResult(out, paths, manifest, report, report_paths, job.models)
+    with files.output_dir(out_dir) as out:  # removed again if this fails before writing into it
+        with times.stage("load model"):
+            source = load_source(model_or_path, options.class_names, options.labels_file)
+            model = float32_model(source.model)
+        with times.stage("load data"):
+            data = _data(options, source, model_input_shape(model), calibration_images, calibration_labels,
+                         heldout_images, heldout_labels)
+        reporting = options.evaluate and data.heldout_labelled
+        if options.max_drop is not None and not reporting:
+            raise KerasResnetError(f"--max-drop {options.max_drop:g} needs labelled held-out images to check: "
+                                   "pass --data (e.g. bundled, or your dataset folder with a test/ split) or drop "
+                                   "--max-drop")
+        with times.stage("pick calibration and verification images, Keras reference"):
+            job = _job(options, out, source, model, data, times)
+        planned = [LABELS_FILE, *formats.planned_outputs(options), *(REPORT_FILES if reporting else ())]
+        folder = ownership.claim(out, planned)
+        labels_path = write_labels_file(out, job.class_names)
+        for module in formats.exporters(options.formats):
+            module.export(job)
+        manifest = _manifest(source, job)
+        if job.optimizations:
+            manifest["optimizations"] = job.optimizations
+        manifest["export_seconds"] = round(time.perf_counter() - started, 2)
+        report = report_paths = None
+        if reporting:
+            with times.stage("report card"):
+                report, report_paths = _report(options, out, source, job, data)
+            manifest["report"] = report_paths
+        manifest["total_seconds"] = round(time.perf_counter() - started, 2)
+        manifest["stage_seconds"] = dict(times)
+        written = [name for name in planned if os.path.lexists(os.path.join(out, name))]
+        manifest = folder.finish(manifest, written)
+        paths = {"labels": labels_path, **job.paths, "manifest": os.path.join(out, MANIFEST_FILE)}
+        return ExportResult(out, paths, manifest, report, report_paths, job.models)
 
 
 def _options(options, overrides) -> ExportOptions:

@@ -157,6 +157,20 @@ def path_size(path: str) -> int:
     return os.path.getsize(path)
 
 
+@contextlib.contextmanager
+def output_dir(path):
+    """``prepare_output_dir(path)`` for the work within; a folder it created is removed again when that work
+    fails before writing anything into it, so a refused export leaves nothing behind."""
+    existed = os.path.exists(os.path.abspath(os.fspath(path)))
+    folder = prepare_output_dir(path)
+    try:
+        yield folder
+    except BaseException:
+        if not existed and os.path.isdir(folder) and not os.listdir(folder):
+            os.rmdir(folder)
+        raise
+
+
 def prepare_output_dir(path) -> str:
     """Creates the folder ``path`` if needed and proves it writable; returns its absolute path."""
     path = os.path.abspath(os.fspath(path))

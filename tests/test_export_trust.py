@@ -108,7 +108,7 @@ def test_export_rebuilds_the_runs_own_split_checks_it_and_says_when_the_data_cha
     changed = CliRunner().invoke(main, ["export", str(run), "--out", str(tmp_path / "again"), "--quantize", "float32"])
     line = _error_line(changed)
     assert "is not the one the run held out" in line and "restore the data or retrain" in line
-    assert not (tmp_path / "again").exists() or not os.listdir(tmp_path / "again")
+    assert not (tmp_path / "again").exists()  # the folder export made for it is gone again
 
 
 def test_a_run_trained_with_its_own_split_exports_and_evaluates_on_exactly_that_split(tmp_path):
@@ -245,4 +245,4 @@ def test_gates_that_cannot_check_refuse_before_writing(model, tmp_path):
                    heldout_images=np.zeros((4, *SHAPE), np.uint8), progress=False)
     with pytest.raises(KerasResnetError, match="needs labelled held-out images"):
         export_all(model, tmp_path / "c", modes="float32", max_drop=1, class_names=CLASSES, progress=False)
-    assert not [name for folder in "abc" if (tmp_path / folder).exists() for name in os.listdir(tmp_path / folder)]
+    assert not [folder for folder in "abc" if (tmp_path / folder).exists()]
