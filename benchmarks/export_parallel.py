@@ -75,9 +75,8 @@ def main(argv=None):
         graph = write_conversion_source(model, os.path.join(scratch, "graph"), (size, size, channels))
         calibration = images[:args.calibration_images]
         (alone, _), one_core = _timed(lambda: calibrate_on_all_cores(graph, calibration, helpers=0))
-        _, converters_graph = _timed(lambda: calibrate(calibration_model(graph, keep_every_tensor=False),
-                                                       representative_dataset(representative_set(calibration,
-                                                                                                 size=len(calibration)))))
+        every_image = representative_dataset(representative_set(calibration, size=len(calibration)))
+        _, converters_graph = _timed(lambda: calibrate(calibration_model(graph, keep_every_tensor=False), every_image))
         (shared, shares), every_core = _timed(lambda: calibrate_on_all_cores(graph, calibration))
         path = os.path.join(scratch, "model_int16x8.tflite")
         with open(path, "wb") as file:

@@ -247,8 +247,9 @@ def test_qat_keeps_the_calibrated_start_when_fine_tuning_scores_worse(trained, d
     assert np.sum(~correct) == errors[0] and loss == pytest.approx(losses[0], abs=1e-4)
 
 
-@pytest.mark.parametrize("fixed, broken, better", [(5, 0, True), (7, 1, True), (9, 2, True), (8, 2, False), (4, 2, False),
-                                                   (2, 0, False), (6, 1, False), (0, 0, False), (1, 5, False)])
+@pytest.mark.parametrize("fixed, broken, better", [(5, 0, True), (7, 1, True), (9, 2, True), (8, 2, False),
+                                                   (4, 2, False), (2, 0, False), (6, 1, False), (0, 0, False),
+                                                   (1, 5, False)])
 def test_a_checkpoint_must_be_right_on_clearly_more_of_the_disputed_images(fixed, broken, better):
     """Sign test on the images two checkpoints disagree on; the images both get right or wrong do not count."""
     from keras_resnet.export.qat import clearly_better
