@@ -103,11 +103,11 @@ def convert(source_dir: str, mode: str, representative_dataset=None, int8_io: st
         raise KerasResnetError(f"unknown quantization mode {mode!r}: choose from {', '.join(MODES)}")
     if int8_io not in INT8_IO_TYPES:
         raise KerasResnetError(f"unknown int8 I/O type {int8_io!r}: choose uint8 or int8")
-    if mode in FULL_INTEGER_MODES and calibrated is None:
-        if representative_dataset is None:
-            raise KerasResnetError(f"{mode} needs calibration images: give training data (--data)")
-        calibrated = calibrate(calibration_model(source_dir), representative_dataset)
     if mode in FULL_INTEGER_MODES:
+        if calibrated is None:
+            if representative_dataset is None:
+                raise KerasResnetError(f"{mode} needs calibration images: give training data (--data)")
+            calibrated = calibrate(calibration_model(source_dir), representative_dataset)
         return _converted(lambda: _quantize_calibrated(calibrated, mode, int8_io), mode)
     converter = tf.lite.TFLiteConverter.from_saved_model(source_dir, signature_keys=[SIGNATURE])
     if mode != "float32":
