@@ -195,6 +195,19 @@ def test_export_refuses_bad_options(run_dir, tmp_path, arguments, message):
     assert not (tmp_path / "out").exists()
 
 
+def test_export_command_defaults_are_the_apis():
+    """Every ``keras-resnet export`` option that is an ``ExportOptions`` field defaults to the API's default
+    (the CLI states its defaults as literals, for a fast start)."""
+    import dataclasses
+
+    from keras_resnet.export import ExportOptions
+
+    fields = {field.name for field in dataclasses.fields(ExportOptions)}
+    defaults = {param.name: param.default for param in main.commands["export"].params if param.name in fields}
+    assert {"qat_learning_rate", "qat_epochs", "calibration_size", "min_agreement"} <= set(defaults)
+    assert ExportOptions(**defaults) == ExportOptions()
+
+
 def test_export_refuses_too_few_calibration_images(run_dir, tmp_path):
     test = load_dataset("bundled").test
     few = tmp_path / "few.npz"
