@@ -64,7 +64,7 @@ def evaluate(paths, data: str | None = None, split: str | None = None, max_image
     ``data_dir``, ``label_offset`` and ``stream`` as for ``export_all``; other ``options`` go to
     ``evaluate_artifacts`` (``max_drop``, ``max_seconds``, ``latency_runs`` ...).
     """
-    from keras_resnet.files import prepare_output_dir
+    from keras_resnet.files import output_dir
 
     from .calibration import stratified_sample
     from .checks import seed_number, whole_number
@@ -94,23 +94,23 @@ def evaluate(paths, data: str | None = None, split: str | None = None, max_image
                                "folder, the SavedModel or the float32 .tflite to the artifacts")
     if data is not None:
         check_data(data, stream, label_offset)
-    folder = prepare_output_dir(out_dir or default_report_dir(paths[0]))
-    recorded = recorded_data(paths)
-    if data is None and not recorded:
-        raise KerasResnetError("no held-out data named or recorded with the artifacts: pass --data "
-                               "(e.g. bundled, or your dataset folder)")
-    first = formats.load_artifact(paths[0])
-    shape = first.input_shape
-    first.close()
-    loaded = load_export_data(data, shape, data_dir, split, recorded=recorded, label_offset=label_offset,
-                              stream=stream)
-    heldout, described = loaded.heldout, loaded.describe()
-    if max_images is not None and max_images < len(heldout):
-        heldout = heldout.take(stratified_sample(heldout.labels, max_images, seed))
-        described["subset"] = f"{max_images} of {len(loaded.heldout)} images (stratified, seed {seed})"
-    report = evaluate_artifacts(paths, heldout, class_names=loaded.class_names, data=described, seed=seed,
-                                reference=reference, **options)
-    return report, write_report(report, folder)
+    with output_dir(out_dir or default_report_dir(paths[0])) as folder:  # removed again if this fails first
+        recorded = recorded_data(paths)
+        if data is None and not recorded:
+            raise KerasResnetError("no held-out data named or recorded with the artifacts: pass --data "
+                                   "(e.g. bundled, or your dataset folder)")
+        first = formats.load_artifact(paths[0])
+        shape = first.input_shape
+        first.close()
+        loaded = load_export_data(data, shape, data_dir, split, recorded=recorded, label_offset=label_offset,
+                                  stream=stream)
+        heldout, described = loaded.heldout, loaded.describe()
+        if max_images is not None and max_images < len(heldout):
+            heldout = heldout.take(stratified_sample(heldout.labels, max_images, seed))
+            described["subset"] = f"{max_images} of {len(loaded.heldout)} images (stratified, seed {seed})"
+        report = evaluate_artifacts(paths, heldout, class_names=loaded.class_names, data=described, seed=seed,
+                                    reference=reference, **options)
+        return report, write_report(report, folder)
 
 
 def _may_be_reference(path: str) -> bool:

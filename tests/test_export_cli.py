@@ -286,6 +286,7 @@ BAD_VALUES = [  # (command and arguments, words of the one error line); {...} ar
     ("export {missing} --out {out}", "no model at"),
     ("export --out {out}", "Missing argument 'SOURCE'"),
     ("export {run} --out {out} --calibration-size", "requires an argument"),
+    ("evaluate {model} --out {out}", "no held-out data named"),  # found after the report folder was made
     ("evaluate {tflite} --latency-runs 0", "latency_runs=0"),
     ("evaluate {tflite} --latency-runs -3", "latency_runs=-3"),
     ("evaluate {tflite} --latency-runs x", "'x' is not a valid integer"),
